@@ -1,0 +1,132 @@
+package clientlib_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/statsd-agent/statsd-agent/clientlib"
+)
+
+// discard is a Sender that drops everything: it measures the client alone.
+type discard struct{}
+
+func (discard) Send(b []byte) (int, error) { return len(b), nil }
+func (discard) Close() error               { return nil }
+
+func benchClient(b *testing.B, cfg clientlib.Config) *clientlib.Client {
+	b.Helper()
+	c, err := clientlib.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// udpSink listens on loopback and discards what arrives, so the benchmark
+// pays for real sends without filling an error path.
+func udpSink(b *testing.B) string {
+	b.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	b.Cleanup(func() { pc.Close(); <-done })
+	return pc.LocalAddr().String()
+}
+
+func BenchmarkIncr(b *testing.B) {
+	c := benchClient(b, clientlib.Config{Sender: discard{}, Unbuffered: true})
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Incr("http.requests")
+	}
+}
+
+func BenchmarkIncrTags(b *testing.B) {
+	c := benchClient(b, clientlib.Config{Sender: discard{}, Unbuffered: true, Tags: []clientlib.Tag{{"service", "web"}}})
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Incr("http.requests", clientlib.Tag{"route", "/users/{id}"}, clientlib.Tag{"status", "2xx"})
+	}
+}
+
+func BenchmarkTiming(b *testing.B) {
+	c := benchClient(b, clientlib.Config{Sender: discard{}, Unbuffered: true})
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Timing("db.query", 1234567*time.Nanosecond, clientlib.Tag{"op", "query"})
+	}
+}
+
+func BenchmarkTimeDefer(b *testing.B) {
+	c := benchClient(b, clientlib.Config{Sender: discard{}, Unbuffered: true})
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Time("db.query")()
+	}
+}
+
+func BenchmarkGaugeNegative(b *testing.B) {
+	c := benchClient(b, clientlib.Config{Sender: discard{}, Unbuffered: true})
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Gauge("temperature", -7.5)
+	}
+}
+
+// BenchmarkIncrBufferedUDP is the default configuration end to end: the
+// buffered sender packing lines and sending datagrams to a loopback socket.
+func BenchmarkIncrBufferedUDP(b *testing.B) {
+	c := benchClient(b, clientlib.Config{Address: udpSink(b)})
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Incr("http.requests", clientlib.Tag{"route", "/users/{id}"})
+	}
+}
+
+func BenchmarkTimingBufferedUDP(b *testing.B) {
+	c := benchClient(b, clientlib.Config{Address: udpSink(b)})
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Timing("db.query", 1234567*time.Nanosecond, clientlib.Tag{"op", "query"})
+	}
+}
+
+// BenchmarkIncrUnbufferedUDP sends one datagram per call.
+func BenchmarkIncrUnbufferedUDP(b *testing.B) {
+	c := benchClient(b, clientlib.Config{Address: udpSink(b), Unbuffered: true})
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Incr("http.requests", clientlib.Tag{"route", "/users/{id}"})
+	}
+}
+
+func BenchmarkIncrParallel(b *testing.B) {
+	c := benchClient(b, clientlib.Config{Address: udpSink(b)})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.Incr("http.requests", clientlib.Tag{"route", "/users/{id}"})
+		}
+	})
+}
+
+func BenchmarkNilClient(b *testing.B) {
+	var c *clientlib.Client
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Incr("http.requests", clientlib.Tag{"route", "/users/{id}"})
+	}
+}
