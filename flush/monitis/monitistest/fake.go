@@ -289,10 +289,12 @@ type reply struct {
 	body   any
 }
 
-func ok(data any) reply            { return reply{200, map[string]any{"status": "ok", "data": data}} }
-func statusErr(msg string) reply   { return reply{200, map[string]string{"status": msg}} }
-func errorBody(msg string) reply   { return reply{200, map[string]string{"error": msg}} }
-func (f *Fake) authFailure() reply { return reply{f.authStatus(), map[string]string{"error": "Authentication failure"}} }
+func ok(data any) reply          { return reply{200, map[string]any{"status": "ok", "data": data}} }
+func statusErr(msg string) reply { return reply{200, map[string]string{"status": msg}} }
+func errorBody(msg string) reply { return reply{200, map[string]string{"error": msg}} }
+func (f *Fake) authFailure() reply {
+	return reply{f.authStatus(), map[string]string{"error": "Authentication failure"}}
+}
 
 // ServeHTTP implements the API.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
