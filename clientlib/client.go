@@ -126,8 +126,9 @@ type Client struct {
 	rateText string // "|@0.25", or "" when unsampled
 	onError  func(error)
 
-	errs   atomic.Uint64
-	closed atomic.Bool
+	errs     atomic.Uint64
+	closed   atomic.Bool
+	inFlight atomic.Int64 // HTTP requests in Middleware
 }
 
 // New returns a Client for cfg. It returns an error if the address does not
@@ -243,7 +244,15 @@ func (c *Client) Close() error {
 
 // Count adds n to a counter.
 func (c *Client) Count(name string, n int64, tags ...Tag) {
-	if c == nil || !c.sample() {
+	if c == nil {
+		return
+	}
+	c.count(name, n, true, tags)
+}
+
+// count sends a counter, sampled at the client's rate if sampled.
+func (c *Client) count(name string, n int64, sampled bool, tags []Tag) {
+	if sampled && !c.sample() {
 		return
 	}
 	b := c.begin(name, tags)
@@ -251,7 +260,7 @@ func (c *Client) Count(name string, n int64, tags ...Tag) {
 		return
 	}
 	*b = strconv.AppendInt(*b, n, 10)
-	c.end(b, "|c", true, tags)
+	c.end(b, "|c", sampled, tags)
 }
 
 // Incr adds 1 to a counter.
@@ -314,11 +323,16 @@ func (c *Client) Timing(name string, d time.Duration, tags ...Tag) {
 	if c == nil {
 		return
 	}
+	c.timing(name, d, true, tags)
+}
+
+// timing sends a timer, sampled at the client's rate if sampled.
+func (c *Client) timing(name string, d time.Duration, sampled bool, tags []Tag) {
 	if d < 0 {
 		c.fail(fmt.Errorf("%w: negative timing %s = %v", ErrInvalidValue, name, d))
 		return
 	}
-	if !c.sample() {
+	if sampled && !c.sample() {
 		return
 	}
 	b := c.begin(name, tags)
@@ -326,7 +340,7 @@ func (c *Client) Timing(name string, d time.Duration, tags ...Tag) {
 		return
 	}
 	*b = strconv.AppendFloat(*b, float64(d)/float64(time.Millisecond), 'f', -1, 64)
-	c.end(b, "|ms", true, tags)
+	c.end(b, "|ms", sampled, tags)
 }
 
 // Time starts a timer and returns the function that records it, for
