@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/xml"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// golden compares got with testdata/name, rewriting it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from the golden file (run with -update after checking):\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// sweepRows is a fixed sweep result: an agent that keeps up to 1M lines/s
+// and then loses, next to a bare reader that keeps up further.
+func sweepRows() []SweepRow {
+	row := func(offered, sentRate float64, recv int64, cpu time.Duration, baseRecv int64, baseCPU time.Duration) SweepRow {
+		sent := SendStats{Lines: int64(sentRate * 5), Elapsed: 5 * time.Second}
+		return SweepRow{
+			Offered: offered, Sent: sent, Received: recv, Loss: lossPercent(sent.Lines, recv),
+			AgentCPU: cpu, HasCPU: true, PeakRSS: 42 << 20,
+			Baseline: BaselineStats{Lines: baseRecv, CPU: baseCPU}, HasBaseline: true, BaselineSent: sent,
+		}
+	}
+	return []SweepRow{
+		row(100_000, 100_000, 500_000, 60*time.Millisecond, 500_000, 40*time.Millisecond),
+		row(1_000_000, 999_000, 4_995_000, 600*time.Millisecond, 4_995_000, 350*time.Millisecond),
+		row(3_000_000, 2_990_000, 10_000_000, 1500*time.Millisecond, 14_950_000, time.Second),
+		row(0, 9_000_000, 12_000_000, 1800*time.Millisecond, 40_000_000, 2800*time.Millisecond),
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	rows := sweepRows()
+	// A row without CPU or baseline, as from -target without -pid and -no-baseline.
+	rows = append(rows, SweepRow{Offered: 50_000, Sent: SendStats{Lines: 250_000, Elapsed: 5 * time.Second}, Received: 250_000})
+	var b bytes.Buffer
+	if err := WriteTable(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "table.golden", b.Bytes())
+}
+
+func TestWriteSVG(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteSVG(&b, sweepRows(), "statsd-agent sweep <test> & co"); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "sweep.svg.golden", b.Bytes())
+	checkXML(t, b.Bytes())
+	if !strings.Contains(b.String(), "&lt;test&gt; &amp; co") {
+		t.Fatal("title not escaped")
+	}
+	// Four series of four points each.
+	if n := strings.Count(b.String(), "<polyline"); n != 4 {
+		t.Fatalf("%d polylines, want 4", n)
+	}
+	if n := strings.Count(b.String(), "<circle"); n != 16 {
+		t.Fatalf("%d points, want 16", n)
+	}
+}
+
+func TestWriteSVGEmpty(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteSVG(&b, nil, "empty"); err != nil {
+		t.Fatal(err)
+	}
+	checkXML(t, b.Bytes())
+}
+
+func checkXML(t *testing.T, p []byte) {
+	t.Helper()
+	d := xml.NewDecoder(bytes.NewReader(p))
+	for {
+		_, err := d.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+	}
+}
+
+func TestNiceCeil(t *testing.T) {
+	for _, tt := range []struct{ v, min, want float64 }{
+		{0, 1, 1}, {0.3, 1, 1}, {1.1, 1, 2}, {3, 1, 5}, {7, 1, 10}, {0.12, 0.1, 0.2}, {42, 1, 50}, {100, 1, 100},
+	} {
+		if got := niceCeil(tt.v, tt.min); got != tt.want {
+			t.Errorf("niceCeil(%v, %v) = %v, want %v", tt.v, tt.min, got, tt.want)
+		}
+	}
+}
