@@ -53,8 +53,8 @@ var fixtureCases = []fixtureCase{
 		counters: map[string]uint64{IP6PacketsIn: 7, IP6PacketsOut: 8, ICMP6MsgsOut: 8}},
 	{file: "linux-proc/procfs-pid26231-snmp.txt", format: FormatLinuxProc,
 		counters: map[string]uint64{TCPSegmentsIn: 653161, TCPSegmentsOut: 594855, TCPRetransmits: 348, TCPInErrors: 98, UDPDatagramsIn: 10179, UDPDatagramsOut: 9846, UDPNoPorts: 50},
-		gauges: map[string]float64{TCPEstablished: 15},
-		raw:    map[string]uint64{"Udp.IgnoredMulti": 58}},
+		gauges:   map[string]float64{TCPEstablished: 15},
+		raw:      map[string]uint64{"Udp.IgnoredMulti": 58}},
 	{file: "linux-proc/procfs-pid26231-netstat.txt", format: FormatLinuxProc,
 		counters: map[string]uint64{TCPTimeouts: 32, IPOctetsIn: 190585481, IPOctetsOut: 7512674},
 		raw:      map[string]uint64{"TcpExt.TW": 83}},
@@ -81,8 +81,8 @@ var fixtureCases = []fixtureCase{
 		counters: map[string]uint64{IP6PacketsIn: 107795245, IP6PacketsOut: 106362739, UDP6DatagramsIn: 1746498, UDP6DatagramsOut: 1786775, UDP6NoPorts: 40277}},
 	{file: "linux-proc/pcp-k2.6.32-snmp.txt", format: FormatLinuxProc,
 		counters: map[string]uint64{TCPSegmentsIn: 118656, TCPSegmentsOut: 137778, TCPRetransmits: 773, UDPDatagramsIn: 76584, UDPDatagramsOut: 76586, IPForwarded: 133866},
-		gauges: map[string]float64{TCPEstablished: 10},
-		absent: []string{TCPChecksumErrors, UDPChecksumErrors}},
+		gauges:   map[string]float64{TCPEstablished: 10},
+		absent:   []string{TCPChecksumErrors, UDPChecksumErrors}},
 	{file: "linux-proc/pcp-k2.6.32-snmp6.txt", format: FormatLinuxProc,
 		counters: map[string]uint64{IP6PacketsIn: 20912, IP6PacketsOut: 84, ICMP6MsgsIn: 3, ICMP6MsgsOut: 80},
 		absent:   []string{UDP6RcvbufErrors, UDP6ChecksumErrors}},
@@ -141,14 +141,14 @@ var fixtureCases = []fixtureCase{
 	// Truncated by its author after "listen queue overflows", then dots.
 	{file: "darwin/marikannan-osx-2015-truncated.txt", format: FormatDarwin, partial: true,
 		counters: map[string]uint64{TCPSegmentsOut: 48491, TCPSegmentsIn: 50096, TCPRetransmits: 109, TCPActiveOpens: 1807, TCPPassiveOpens: 175, TCPListenOverflows: 0},
-		absent:  []string{TCPAttemptFails, TCPEstabResets, TCPTimeouts},
-		warnHas: []string{`".............." has no number`}},
+		absent:   []string{TCPAttemptFails, TCPEstabResets, TCPTimeouts},
+		warnHas:  []string{`".............." has no number`}},
 
 	// freebsd
 	{file: "freebsd/pdns-issue1986-freebsd-udp.txt", format: FormatFreeBSD,
 		counters: map[string]uint64{UDPDatagramsIn: 391298, UDPDatagramsOut: 392366, UDPNoPorts: 13567, UDPChecksumErrors: 20, UDPRcvbufErrors: 0, UDPInErrors: 20},
-		raw:    map[string]uint64{"udp: N datagram received": 404885, "udp: N with no checksum": 777},
-		absent: []string{TCPSegmentsIn}},
+		raw:      map[string]uint64{"udp: N datagram received": 404885, "udp: N with no checksum": 777},
+		absent:   []string{TCPSegmentsIn}},
 
 	// other
 	{file: "other/genieparser-junos-show-system-statistics.txt", format: FormatBSD,
@@ -165,10 +165,10 @@ var fixtureCases = []fixtureCase{
 			IPPacketsIn: 50000, IPDelivered: 40000, IPForwarded: 100, IPPacketsOut: 30000, IPOutDiscards: 800, IPOutNoRoutes: 700}},
 	{file: "other/datadog-solaris-netstat-s-P-tcp.txt", format: FormatSolaris,
 		counters: map[string]uint64{TCPActiveOpens: 57, TCPPassiveOpens: 50, TCPAttemptFails: 1, TCPEstabResets: 0, TCPSegmentsOut: 254, TCPRetransmits: 0},
-		gauges:  map[string]float64{TCPEstablished: 0},
-		raw:     map[string]uint64{"Tcp.RtoMin": 200, "Tcp.OutDataBytes": 1216733, "Tcp.OutAckDelayed": 4},
-		absent:  []string{TCPSegmentsIn},
-		warnHas: []string{"no newline at end"}},
+		gauges:   map[string]float64{TCPEstablished: 0},
+		raw:      map[string]uint64{"Tcp.RtoMin": 200, "Tcp.OutDataBytes": 1216733, "Tcp.OutAckDelayed": 4},
+		absent:   []string{TCPSegmentsIn},
+		warnHas:  []string{"no newline at end"}},
 }
 
 func readFixture(t *testing.T, name string) []byte {
