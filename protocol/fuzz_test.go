@@ -1,0 +1,104 @@
+package protocol
+
+import (
+	"bytes"
+	"math"
+	"testing"
+)
+
+// FuzzParse checks, for any input line and two option sets:
+//   - Parse does not panic, and every error has a Reason label;
+//   - a Result holds samples, an event or a service check, never two kinds;
+//   - every sample is well formed (non-empty name, rate in (0,1], finite
+//     value, no negative timer, sanitised name unless NoSanitize);
+//   - AppendSample writes every sample as a line that a parser with the same
+//     options parses back to exactly that sample.
+func FuzzParse(f *testing.F) {
+	for _, tc := range specCases {
+		f.Add([]byte(tc.in))
+	}
+	for _, tc := range moreCases {
+		f.Add([]byte(tc.in))
+	}
+	for _, l := range hotLines {
+		f.Add([]byte(l))
+	}
+	f.Add([]byte("_e{5,12}:hello|line1\\nline2|d:1700000000|h:web1|k:agg|p:low|s:src|t:error|#b,a:1"))
+	f.Add([]byte("_sc|db|1|d:1700000000|h:db1|#z,y:2|m:a m\\: b\\nc|d"))
+
+	optionSets := []Options{
+		{},
+		{NoSanitize: true, NoGaugeDeltas: true, UnknownTypeAsCounter: true, MaxValuesPerLine: 8},
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		for _, opts := range optionSets {
+			p, q := NewParser(opts), NewParser(opts)
+			res, err := p.Parse(line)
+			if err != nil && Reason(err) == ReasonOther {
+				t.Fatalf("Parse(%q): error %v has no reason", line, err)
+			}
+			kinds := 0
+			if len(res.Samples) > 0 {
+				kinds++
+			}
+			if res.Event != nil {
+				kinds++
+			}
+			if res.ServiceCheck != nil {
+				kinds++
+			}
+			if kinds > 1 {
+				t.Fatalf("Parse(%q) gave %+v", line, res)
+			}
+			for i := range res.Samples {
+				s := &res.Samples[i]
+				checkSample(t, line, opts, s)
+				out := AppendSample(nil, s)
+				back, err := q.Parse(out)
+				if err != nil || len(back.Samples) != 1 {
+					t.Fatalf("Parse(%q) sample %d formats as %q, which parses to %d samples, error %v", line, i, out, len(back.Samples), err)
+				}
+				if !sameSample(s, &back.Samples[0]) {
+					t.Fatalf("Parse(%q) sample %d:\n%+v\nformats as %q, which parses to\n%+v", line, i, *s, out, back.Samples[0])
+				}
+			}
+		}
+	})
+}
+
+func checkSample(t *testing.T, line []byte, opts Options, s *Sample) {
+	t.Helper()
+	switch {
+	case len(s.Name) == 0:
+		t.Fatalf("Parse(%q): empty name", line)
+	case !(s.SampleRate > 0 && s.SampleRate <= 1):
+		t.Fatalf("Parse(%q): sample rate %v", line, s.SampleRate)
+	case math.IsNaN(s.Value) || math.IsInf(s.Value, 0):
+		t.Fatalf("Parse(%q): value %v", line, s.Value)
+	case s.Type == Timer && s.Value < 0:
+		t.Fatalf("Parse(%q): negative timer %v", line, s.Value)
+	case s.Type < Counter || s.Type > Set:
+		t.Fatalf("Parse(%q): type %d", line, s.Type)
+	case s.Type == Set && len(s.SetMember) == 0:
+		t.Fatalf("Parse(%q): empty set member", line)
+	case s.Delta && s.Type != Gauge:
+		t.Fatalf("Parse(%q): delta on a %v", line, s.Type)
+	case s.Timestamp < 0:
+		t.Fatalf("Parse(%q): timestamp %v", line, s.Timestamp)
+	}
+	if !opts.NoSanitize {
+		for _, c := range s.Name {
+			if nameClass[c] != clsKeep {
+				t.Fatalf("Parse(%q): unsanitised name %q", line, s.Name)
+			}
+		}
+	}
+}
+
+func sameSample(a, b *Sample) bool {
+	return bytes.Equal(a.Name, b.Name) && bytes.Equal(a.Tags, b.Tags) && a.Type == b.Type &&
+		math.Float64bits(a.Value) == math.Float64bits(b.Value) && a.Delta == b.Delta &&
+		math.Float64bits(a.SampleRate) == math.Float64bits(b.SampleRate) &&
+		bytes.Equal(a.SetMember, b.SetMember) && a.Timestamp == b.Timestamp &&
+		bytes.Equal(a.ContainerID, b.ContainerID)
+}

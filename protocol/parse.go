@@ -1,0 +1,655 @@
+package protocol
+
+import (
+	"bytes"
+	"slices"
+)
+
+// Options configures a Parser. The zero value is the documented default:
+// strict types, reference gauge deltas, reference name sanitising and at most
+// 1024 values per line.
+type Options struct {
+	// UnknownTypeAsCounter makes an unknown type token with a numeric value
+	// count as a counter, as the reference server does ("zz:4|zz" counts 4).
+	// Off by default: an unknown type is ErrUnknownType.
+	UnknownTypeAsCounter bool
+	// NoGaugeDeltas turns off gauge deltas (gauge_deltas=false): "+N" and
+	// "-N" set the gauge to +N / -N instead of adding, and Delta stays false.
+	NoGaugeDeltas bool
+	// NoSanitize keeps metric names as received instead of applying the
+	// reference key sanitiser (whitespace runs to '_', '/' to '-', then every
+	// byte outside [A-Za-z0-9_.;=-] deleted).
+	NoSanitize bool
+	// MaxValuesPerLine bounds the number of samples one line may carry
+	// (DogStatsD packed values or legacy multi-sample chunks); a line with
+	// more is rejected with ErrTooManyValues. 0 (or less) means 1024.
+	MaxValuesPerLine int
+}
+
+// DefaultMaxValuesPerLine is the limit used when Options.MaxValuesPerLine is 0.
+const DefaultMaxValuesPerLine = 1024
+
+// Result is what one line parses to: metric samples, or one event, or one
+// service check. The zero Result (an empty line) holds nothing.
+type Result struct {
+	// Samples are the metric samples of the line. The slice and the bytes
+	// its samples point to belong to the Parser and are valid only until its
+	// next Parse call.
+	Samples []Sample
+	// Event is set for a DogStatsD event line. It owns its memory.
+	Event *Event
+	// ServiceCheck is set for a DogStatsD service check line. It owns its
+	// memory.
+	ServiceCheck *ServiceCheck
+}
+
+// Parser parses lines of the StatsD protocol. Its zero value is not usable;
+// call NewParser. A Parser reuses its scratch memory across calls, so it must
+// not be used by more than one goroutine at a time; give each reader its own.
+type Parser struct {
+	opts    Options
+	maxVals int
+
+	buf     []byte    // names, canonical tags, set members, container IDs
+	tagTmp  []byte    // tag text that had to be cleaned of ',', '\r', '\n'
+	samples []Sample  // the samples of the current line
+	spans   []tagSpan // the tags of the current line, before canonicalising
+}
+
+// tagSpan is one tag of the line being parsed.
+type tagSpan struct {
+	key, val []byte
+	hasVal   bool // "key:value" rather than a bare "key"
+}
+
+// fieldState collects the optional fields of a metric line.
+type fieldState struct {
+	rate      float64 // 0 when absent
+	timestamp int64
+	container []byte
+	dogTags   bool // a |# section was present
+}
+
+// NewParser returns a Parser with the given options.
+func NewParser(opts Options) *Parser {
+	p := &Parser{opts: opts, maxVals: opts.MaxValuesPerLine}
+	if p.maxVals <= 0 {
+		p.maxVals = DefaultMaxValuesPerLine
+	}
+	p.buf = make([]byte, 0, 512)
+	p.tagTmp = make([]byte, 0, 64)
+	p.samples = make([]Sample, 0, 8)
+	p.spans = make([]tagSpan, 0, 16)
+	return p
+}
+
+// Parse parses one line. The line carries no terminator; one trailing '\r'
+// is accepted and ignored. An empty line gives the zero Result and no error.
+//
+// The samples of the Result point into the Parser's scratch memory and are
+// valid until the next call. A line that carries several samples (DogStatsD
+// packed values "n:1:2:3|ms" or reference multi-sample "n:1|c:2|ms") where
+// some values are bad gives the good samples and the first error; every
+// other error rejects the whole line and gives no samples. Every error is
+// (or wraps) one of the package's sentinel errors; Reason labels it.
+//
+// Parse does not allocate for metric lines once the Parser's scratch memory
+// has grown to fit them. Event and service check lines allocate.
+func (p *Parser) Parse(line []byte) (Result, error) {
+	p.buf = p.buf[:0]
+	p.tagTmp = p.tagTmp[:0]
+	p.samples = p.samples[:0]
+	p.spans = p.spans[:0]
+
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) == 0 {
+		return Result{}, nil
+	}
+	if line[0] == '_' && len(line) >= 3 {
+		if line[1] == 'e' && line[2] == '{' {
+			ev, err := p.parseEvent(line)
+			if err != nil {
+				return Result{}, err
+			}
+			return Result{Event: ev}, nil
+		}
+		if len(line) >= 4 && line[1] == 's' && line[2] == 'c' && line[3] == '|' {
+			sc, err := p.parseServiceCheck(line)
+			if err != nil {
+				return Result{}, err
+			}
+			return Result{ServiceCheck: sc}, nil
+		}
+	}
+	return p.parseMetric(line)
+}
+
+// parseMetric parses a metric line in any of its dialects.
+func (p *Parser) parseMetric(line []byte) (Result, error) {
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 || bytes.IndexByte(line[:colon], '|') >= 0 {
+		return Result{}, ErrNoValue
+	}
+	if colon == 0 {
+		return Result{}, ErrEmptyName
+	}
+	rest := line[colon+1:]
+	pipe := bytes.IndexByte(rest, '|')
+	if pipe < 0 {
+		if len(rest) == 0 {
+			return Result{}, ErrNoValue
+		}
+		return Result{}, ErrNoType
+	}
+
+	name, styled, err := p.parseName(line[:colon])
+	if err != nil {
+		return Result{}, err
+	}
+
+	typeField, opt := nextField(rest[pipe+1:])
+	if isLegacy(typeField, opt) {
+		return p.parseLegacy(name, styled, rest)
+	}
+
+	typ, err := p.parseType(typeField)
+	if err != nil {
+		return Result{}, err
+	}
+	var st fieldState
+	if err := p.parseFields(opt, &st); err != nil {
+		return Result{}, err
+	}
+	if styled && st.dogTags {
+		return Result{}, ErrMixedTagStyles
+	}
+	tmpl := p.template(name, typ, &st)
+	return p.appendValues(tmpl, rest[:pipe])
+}
+
+// isLegacy reports whether a line is a reference multi-sample line
+// ("n:1|c:2|ms") rather than a DogStatsD one, given its type field and the
+// fields after it: the type field holds a ':', or a later field starts with
+// '@' and holds a ':' ("n:1|c|@0.5:2|c"). Colons in other fields (tags,
+// "c:", "e:", "card:") never make a line legacy.
+func isLegacy(typeField, opt []byte) bool {
+	if bytes.IndexByte(typeField, ':') >= 0 {
+		return true
+	}
+	for opt != nil {
+		var f []byte
+		f, opt = nextField(opt)
+		if len(f) > 0 && f[0] == '@' && bytes.IndexByte(f, ':') >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// parseLegacy parses a reference multi-sample line. rest is everything after
+// the name's ':'. The part before the first "|#" is split on ':' into chunks
+// "value|type[|@rate]"; the fields from "|#" on apply to every chunk.
+func (p *Parser) parseLegacy(name []byte, styled bool, rest []byte) (Result, error) {
+	body := rest
+	var shared []byte
+	if i := bytes.Index(rest, []byte("|#")); i >= 0 {
+		body, shared = rest[:i], rest[i+1:]
+	}
+	var st fieldState
+	if err := p.parseFields(shared, &st); err != nil {
+		return Result{}, err
+	}
+	if styled && st.dogTags {
+		return Result{}, ErrMixedTagStyles
+	}
+	if bytes.Count(body, []byte{':'})+1 > p.maxVals {
+		return Result{}, ErrTooManyValues
+	}
+	tmpl := p.template(name, 0, &st)
+	var first error
+	for body != nil {
+		var chunk []byte
+		if i := bytes.IndexByte(body, ':'); i >= 0 {
+			chunk, body = body[:i], body[i+1:]
+		} else {
+			chunk, body = body, nil
+		}
+		if err := p.parseChunk(tmpl, chunk); err != nil && first == nil {
+			first = err
+		}
+	}
+	return Result{Samples: p.result()}, first
+}
+
+// parseChunk parses one "value|type[|@rate]" chunk of a legacy line and
+// appends its sample.
+func (p *Parser) parseChunk(tmpl Sample, chunk []byte) error {
+	pipe := bytes.IndexByte(chunk, '|')
+	if pipe < 0 {
+		if len(chunk) == 0 {
+			return ErrNoValue
+		}
+		return ErrNoType
+	}
+	typeField, opt := nextField(chunk[pipe+1:])
+	typ, err := p.parseType(typeField)
+	if err != nil {
+		return err
+	}
+	st := fieldState{rate: tmpl.SampleRate, timestamp: tmpl.Timestamp}
+	if err := p.parseFields(opt, &st); err != nil {
+		return err
+	}
+	if st.dogTags {
+		// Unreachable: the line was cut before its first "|#".
+		return ErrInvalidTags
+	}
+	tmpl.Type = typ
+	tmpl.SampleRate = st.rate
+	tmpl.Timestamp = st.timestamp
+	if st.container != nil {
+		tmpl.ContainerID = p.copyClean(st.container)
+	}
+	val := chunk[:pipe]
+	if typ == Set {
+		p.appendSet(tmpl, val)
+		return nil
+	}
+	if len(val) == 0 {
+		return ErrNoValue
+	}
+	return p.appendNumber(tmpl, val)
+}
+
+// template builds the fields shared by every sample of a line: name,
+// canonical tags, rate, timestamp and container ID.
+func (p *Parser) template(name []byte, typ Type, st *fieldState) Sample {
+	s := Sample{Name: name, Type: typ, SampleRate: st.rate, Timestamp: st.timestamp}
+	if s.SampleRate == 0 {
+		s.SampleRate = 1
+	}
+	s.Tags = p.canonicalTags()
+	if len(st.container) > 0 {
+		s.ContainerID = p.copyClean(st.container)
+	}
+	return s
+}
+
+// appendValues appends the samples of a DogStatsD value field: one set
+// member, or one or more ':'-separated numbers (empty ones skipped).
+func (p *Parser) appendValues(tmpl Sample, values []byte) (Result, error) {
+	if tmpl.Type == Set {
+		// Sets take the whole field as one opaque member; DogStatsD does not
+		// allow packing for sets.
+		p.appendSet(tmpl, values)
+		return Result{Samples: p.result()}, nil
+	}
+	var first error
+	n := 0
+	for values != nil {
+		var v []byte
+		if i := bytes.IndexByte(values, ':'); i >= 0 {
+			v, values = values[:i], values[i+1:]
+		} else {
+			v, values = values, nil
+		}
+		if len(v) == 0 {
+			continue
+		}
+		if n++; n > p.maxVals {
+			p.samples = p.samples[:0]
+			return Result{}, ErrTooManyValues
+		}
+		if err := p.appendNumber(tmpl, v); err != nil && first == nil {
+			first = err
+		}
+	}
+	if n == 0 {
+		return Result{}, ErrNoValue
+	}
+	return Result{Samples: p.result()}, first
+}
+
+// appendNumber parses one numeric value and appends its sample.
+func (p *Parser) appendNumber(s Sample, b []byte) error {
+	v, signed, ok := parseNumber(b)
+	if !ok {
+		return ErrInvalidValue
+	}
+	switch s.Type {
+	case Timer:
+		// The reference rejects negative timers (R3.6); -0 is fine.
+		if v < 0 {
+			return ErrNegativeTimer
+		}
+	case Gauge:
+		s.Delta = signed && !p.opts.NoGaugeDeltas
+	}
+	s.Value = v
+	p.samples = append(p.samples, s)
+	return nil
+}
+
+// appendSet appends a set sample whose member is b ("0" when empty, as in
+// the reference server).
+func (p *Parser) appendSet(s Sample, b []byte) {
+	if len(b) == 0 {
+		s.SetMember = zeroMember
+	} else {
+		start := len(p.buf)
+		p.buf = append(p.buf, b...)
+		s.SetMember = p.buf[start:len(p.buf):len(p.buf)]
+	}
+	p.samples = append(p.samples, s)
+}
+
+var zeroMember = []byte{'0'}
+
+// result returns the samples of the current line, capped so that appending
+// to the returned slice cannot overwrite the Parser's memory.
+func (p *Parser) result() []Sample {
+	if len(p.samples) == 0 {
+		return nil
+	}
+	return p.samples[:len(p.samples):len(p.samples)]
+}
+
+// parseType parses a type token.
+func (p *Parser) parseType(b []byte) (Type, error) {
+	switch len(b) {
+	case 0:
+		return 0, ErrNoType
+	case 1:
+		switch b[0] {
+		case 'c':
+			return Counter, nil
+		case 'g':
+			return Gauge, nil
+		case 'h':
+			return Histogram, nil
+		case 'd':
+			return Distribution, nil
+		case 's':
+			return Set, nil
+		}
+	case 2:
+		if b[0] == 'm' && b[1] == 's' {
+			return Timer, nil
+		}
+	}
+	if p.opts.UnknownTypeAsCounter {
+		return Counter, nil
+	}
+	return 0, ErrUnknownType
+}
+
+// parseFields parses the '|'-separated optional fields of a metric line
+// (everything after the type field) into st.
+func (p *Parser) parseFields(opt []byte, st *fieldState) error {
+	for opt != nil {
+		var f []byte
+		f, opt = nextField(opt)
+		if err := p.parseField(f, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseField parses one optional field of a metric line. Known fields:
+// "@rate", "#tags", "T<unix>", "c:<container>"; "e:" and "card:" (DogStatsD
+// origin detection) and any other "key:..." field are ignored, as the Datadog
+// agent does, so newer protocol versions never cost a sample. Empty fields
+// are ignored. A bare number is a sample rate missing its '@'
+// (ErrInvalidRate); anything else is ErrUnknownField.
+func (p *Parser) parseField(f []byte, st *fieldState) error {
+	if len(f) == 0 {
+		return nil
+	}
+	switch f[0] {
+	case '@':
+		r, _, ok := parseNumber(f[1:])
+		if !ok || !(r > 0 && r <= 1) {
+			return ErrInvalidRate
+		}
+		st.rate = r
+		return nil
+	case '#':
+		st.dogTags = true
+		return p.parseDogTags(f[1:])
+	case 'T':
+		ts, ok := parseUnix(f[1:])
+		if !ok {
+			return ErrInvalidTimestamp
+		}
+		st.timestamp = ts
+		return nil
+	case 'c':
+		if len(f) >= 2 && f[1] == ':' {
+			st.container = f[2:]
+			return nil
+		}
+	}
+	if isExtensionField(f) {
+		return nil
+	}
+	if c := f[0]; c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+' {
+		return ErrInvalidRate
+	}
+	return ErrUnknownField
+}
+
+// isExtensionField reports whether f looks like a DogStatsD "key:value"
+// extension field: a letter, then letters, digits, '_' or '-', then ':'.
+func isExtensionField(f []byte) bool {
+	if len(f) == 0 || !isLetter(f[0]) {
+		return false
+	}
+	for i := 1; i < len(f); i++ {
+		c := f[i]
+		switch {
+		case c == ':':
+			return true
+		case isLetter(c), c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// nextField splits b at its first '|'. rest is nil when b holds no '|'.
+func nextField(b []byte) (field, rest []byte) {
+	if i := bytes.IndexByte(b, '|'); i >= 0 {
+		return b[:i], b[i+1:]
+	}
+	return b, nil
+}
+
+// parseName parses the name part of a metric line: it extracts tags in the
+// InfluxDB (name,k=v,k2=v2), Graphite (name;k=v;k2=v2), Librato
+// (name#k=v,k2=v2) or SignalFx (name[k=v,k2=v2]suffix) style into p.spans,
+// and copies the base name, sanitised unless disabled, into p.buf. styled
+// reports whether the name used one of those styles. The first of ',', ';',
+// '#' or '[' decides the style.
+func (p *Parser) parseName(raw []byte) (name []byte, styled bool, err error) {
+	start := len(p.buf)
+	delim := -1
+	for i, c := range raw {
+		if c == ',' || c == ';' || c == '#' || c == '[' {
+			delim = i
+			break
+		}
+	}
+	if delim < 0 {
+		p.buf = append(p.buf, raw...)
+	} else {
+		styled = true
+		p.buf = append(p.buf, raw[:delim]...)
+		tags := raw[delim+1:]
+		sep := byte(',')
+		switch raw[delim] {
+		case ';':
+			sep = ';'
+		case '[':
+			end := bytes.IndexByte(tags, ']')
+			if end < 0 {
+				return nil, false, ErrInvalidTags
+			}
+			suffix := tags[end+1:]
+			for _, c := range suffix {
+				if c == ',' || c == ';' || c == '#' || c == '[' {
+					return nil, false, ErrInvalidTags
+				}
+			}
+			tags = tags[:end]
+			p.buf = append(p.buf, suffix...)
+		}
+		if err := p.parseNameTags(tags, sep); err != nil {
+			return nil, false, err
+		}
+	}
+	if !p.opts.NoSanitize {
+		p.buf = p.buf[:start+sanitize(p.buf[start:])]
+	}
+	end := len(p.buf)
+	if end == start {
+		return nil, false, ErrEmptyName
+	}
+	if p.opts.NoSanitize && bytes.HasPrefix(p.buf[start:], []byte("_e{")) {
+		// Only reachable through the SignalFx style ("[k=v]_e{x"): such a
+		// name could not be written back as a metric line.
+		return nil, false, ErrInvalidTags
+	}
+	return p.buf[start:end:end], styled, nil
+}
+
+// parseNameTags parses name-embedded tags "k=v<sep>k2=v2" into p.spans.
+// Empty entries are skipped; an entry without '=' is a bare tag; an entry
+// with '=' but an empty key is ErrInvalidTags.
+func (p *Parser) parseNameTags(b []byte, sep byte) error {
+	for b != nil {
+		var t []byte
+		if i := bytes.IndexByte(b, sep); i >= 0 {
+			t, b = b[:i], b[i+1:]
+		} else {
+			t, b = b, nil
+		}
+		if err := p.addTag(t, '='); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseDogTags parses a DogStatsD tag section "k:v,k2,k3:v3" into p.spans.
+func (p *Parser) parseDogTags(b []byte) error {
+	for b != nil {
+		var t []byte
+		if i := bytes.IndexByte(b, ','); i >= 0 {
+			t, b = b[:i], b[i+1:]
+		} else {
+			t, b = b, nil
+		}
+		if err := p.addTag(t, ':'); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addTag adds one tag, split at its first kv byte, to p.spans. The tag text
+// is cleaned of ',', '\r' and '\n' (the only alteration tags ever get).
+func (p *Parser) addTag(t []byte, kv byte) error {
+	t = p.clean(t)
+	if len(t) == 0 {
+		return nil
+	}
+	i := bytes.IndexByte(t, kv)
+	if i < 0 {
+		p.spans = append(p.spans, tagSpan{key: t})
+		return nil
+	}
+	if i == 0 {
+		return ErrInvalidTags
+	}
+	p.spans = append(p.spans, tagSpan{key: t[:i], val: t[i+1:], hasVal: true})
+	return nil
+}
+
+// clean returns b without ',', '\r' and '\n', copying into p.tagTmp only
+// when b holds one of them.
+func (p *Parser) clean(b []byte) []byte {
+	if !needsClean(b) {
+		return b
+	}
+	start := len(p.tagTmp)
+	for _, c := range b {
+		if c != ',' && c != '\r' && c != '\n' {
+			p.tagTmp = append(p.tagTmp, c)
+		}
+	}
+	return p.tagTmp[start:len(p.tagTmp):len(p.tagTmp)]
+}
+
+// copyClean copies b, cleaned of ',', '\r' and '\n', into p.buf.
+func (p *Parser) copyClean(b []byte) []byte {
+	b = p.clean(b)
+	if len(b) == 0 {
+		return nil
+	}
+	start := len(p.buf)
+	p.buf = append(p.buf, b...)
+	return p.buf[start:len(p.buf):len(p.buf)]
+}
+
+func needsClean(b []byte) bool {
+	for _, c := range b {
+		if c == ',' || c == '\r' || c == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+// canonicalTags sorts p.spans by key, then value (bare tags before
+// "key:value" tags with an equal key), and writes them to p.buf joined by
+// ','. The sort is stable, so exact duplicates keep their received order.
+func (p *Parser) canonicalTags() []byte {
+	if len(p.spans) == 0 {
+		return nil
+	}
+	if len(p.spans) > 1 {
+		slices.SortStableFunc(p.spans, compareSpans)
+	}
+	start := len(p.buf)
+	for i := range p.spans {
+		s := &p.spans[i]
+		if i > 0 {
+			p.buf = append(p.buf, ',')
+		}
+		p.buf = append(p.buf, s.key...)
+		if s.hasVal {
+			p.buf = append(p.buf, ':')
+			p.buf = append(p.buf, s.val...)
+		}
+	}
+	return p.buf[start:len(p.buf):len(p.buf)]
+}
+
+func compareSpans(a, b tagSpan) int {
+	if c := bytes.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+	if a.hasVal != b.hasVal {
+		if a.hasVal {
+			return 1
+		}
+		return -1
+	}
+	return bytes.Compare(a.val, b.val)
+}
