@@ -1,0 +1,643 @@
+package netuitive
+
+import (
+	"encoding/json"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/statsd-agent/statsd-agent/aggregate"
+	"github.com/statsd-agent/statsd-agent/protocol"
+)
+
+// The JSON shapes of the ingest API (spec sections 4 and 5). Field order
+// follows the spec's examples; element arrays are always present (empty
+// rather than absent), as the reference client sends them.
+type (
+	element struct {
+		ID         string      `json:"id"`
+		Name       string      `json:"name"`
+		Type       string      `json:"type"`
+		Location   string      `json:"location,omitempty"`
+		Tags       []tag       `json:"tags"`
+		Attributes []attribute `json:"attributes"`
+		Relations  []struct{}  `json:"relations"`
+		Metrics    []metric    `json:"metrics"`
+		Samples    []sample    `json:"samples"`
+	}
+	tag struct {
+		Name  string  `json:"name"`
+		Value *string `json:"value"` // null for a bare tag
+	}
+	attribute struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	}
+	metric struct {
+		ID                 string `json:"id"`
+		Type               string `json:"type"`
+		Unit               string `json:"unit"`
+		SparseDataStrategy string `json:"sparseDataStrategy"`
+		Tags               []tag  `json:"tags"`
+	}
+	sample struct {
+		MetricID  string   `json:"metricId"`
+		Timestamp int64    `json:"timestamp"` // epoch milliseconds
+		Val       *float64 `json:"val,omitempty"`
+		Min       *float64 `json:"min,omitempty"`
+		Max       *float64 `json:"max,omitempty"`
+		Avg       *float64 `json:"avg,omitempty"`
+		Sum       *float64 `json:"sum,omitempty"`
+		Cnt       *float64 `json:"cnt,omitempty"`
+	}
+	event struct {
+		Type      string    `json:"type"`
+		Title     string    `json:"title"`
+		Source    string    `json:"source"`
+		Timestamp int64     `json:"timestamp"`
+		Tags      []tag     `json:"tags,omitempty"`
+		Data      eventData `json:"data"`
+	}
+	eventData struct {
+		ElementID string `json:"elementId"`
+		Level     string `json:"level"`
+		Message   string `json:"message,omitempty"`
+	}
+)
+
+// kind is the endpoint a post goes to.
+type kind uint8
+
+const (
+	kindIngest kind = iota
+	kindEvents
+)
+
+func (k kind) String() string {
+	if k == kindEvents {
+		return "events"
+	}
+	return "ingest"
+}
+
+// post is one encoded request body. Timestamps are inside body, so a post
+// that waits in the queue keeps its original times.
+type post struct {
+	kind kind
+	body []byte
+	// items is the number of samples (ingest) or events carried, for the
+	// queue bound and the dropped counts.
+	items int
+}
+
+// encoder turns a snapshot into posts. It is pure: the same snapshot and
+// configuration give the same bytes.
+type encoder struct {
+	cfg *resolved
+	ts  int64 // flush time, epoch ms
+	// invalid counts samples dropped for non-finite values.
+	invalid int
+}
+
+// encode returns the posts for one snapshot: the element posts (split at
+// MaxMetricsPerPost metrics each), then the event posts. invalid is the
+// number of series dropped because a value was NaN or infinite (JSON has no
+// representation for them).
+func encode(snap *aggregate.Snapshot, cfg *resolved) (posts []post, invalid int) {
+	e := &encoder{cfg: cfg, ts: snap.Time.UnixMilli()}
+	var elems []*element
+	if cfg.vendor {
+		elems = e.vendorElements(snap)
+	} else {
+		elems = []*element{e.defaultElement(snap)}
+	}
+	for _, el := range elems {
+		posts = append(posts, e.split(el)...)
+	}
+	var events []event
+	if cfg.vendor {
+		events = e.vendorEvents(snap)
+	} else {
+		events = e.defaultEvents(snap)
+	}
+	per := cfg.MaxMetricsPerPost
+	if cfg.vendor {
+		per = 1 // netuitive-statsd posts every event on its own
+	}
+	for len(events) > 0 {
+		n := min(per, len(events))
+		posts = append(posts, post{kind: kindEvents, body: mustJSON(events[:n]), items: n})
+		events = events[n:]
+	}
+	return posts, e.invalid
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only non-finite floats can fail, and encode drops them first.
+		panic("netuitive: encode: " + err.Error())
+	}
+	return b
+}
+
+// newElement returns the configured element with empty arrays.
+func (e *encoder) newElement() *element {
+	c := e.cfg
+	el := &element{
+		ID: c.ElementID, Name: c.ElementName, Type: c.ElementType, Location: c.Location,
+		Tags: []tag{}, Attributes: []attribute{}, Relations: []struct{}{},
+		Metrics: []metric{}, Samples: []sample{},
+	}
+	for _, k := range sortedKeys(c.Tags) {
+		el.Tags = append(el.Tags, tag{k, ptr(c.Tags[k])})
+	}
+	for _, k := range sortedKeys(c.Attributes) {
+		el.Attributes = append(el.Attributes, attribute{k, c.Attributes[k]})
+	}
+	return el
+}
+
+// split cuts an element into posts of at most MaxMetricsPerPost metrics,
+// each carrying the samples of its metrics and the element's metadata.
+func (e *encoder) split(el *element) []post {
+	per := e.cfg.MaxMetricsPerPost
+	if len(el.Metrics) <= per {
+		return []post{{kind: kindIngest, body: mustJSON([]*element{el}), items: len(el.Samples)}}
+	}
+	// Samples are emitted in metric order, one per metric except merged
+	// vendor ids, so index samples by metric id.
+	byID := make(map[string][]sample, len(el.Metrics))
+	for _, s := range el.Samples {
+		byID[s.MetricID] = append(byID[s.MetricID], s)
+	}
+	var posts []post
+	for ms := el.Metrics; len(ms) > 0; {
+		n := min(per, len(ms))
+		part := *el
+		part.Metrics = ms[:n]
+		part.Samples = nil
+		for _, m := range ms[:n] {
+			part.Samples = append(part.Samples, byID[m.ID]...)
+		}
+		posts = append(posts, post{kind: kindIngest, body: mustJSON([]*element{&part}), items: len(part.Samples)})
+		ms = ms[n:]
+	}
+	return posts
+}
+
+// finite reports whether every value is a finite number.
+func finite(vs ...float64) bool {
+	for _, v := range vs {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// unit is the unit the default mapping gives a StatsD type: StatsD timers
+// are milliseconds by convention; other types carry no unit.
+func unit(t protocol.Type) string {
+	if t == protocol.Timer {
+		return "ms"
+	}
+	return ""
+}
+
+// sparse is the sparse-data strategy of the default mapping: an interval
+// without a counter or set sample counted nothing, so zero is the truth; a
+// gauge or distribution without a sample has no value to invent.
+func sparse(t protocol.Type) string {
+	if t == protocol.Counter || t == protocol.Set {
+		return "ReplaceWithZero"
+	}
+	return "None"
+}
+
+// seriesTags converts series tags to metric tags after the statsdType tag.
+func seriesTags(s *aggregate.Series) []tag {
+	tags := make([]tag, 0, len(s.Tags)+1)
+	tags = append(tags, tag{"statsdType", ptr(s.Type.Code())})
+	for _, t := range s.Tags {
+		tags = append(tags, tag{t.Key, bareNull(t.Value)})
+	}
+	return tags
+}
+
+// defaultID is the metric id of a series in the default mapping: the prefix,
+// the sanitized name, then every tag as ".key_value" (".key" when bare), so
+// that series that differ only by tags stay distinct metrics.
+func (e *encoder) defaultID(s *aggregate.Series) string {
+	var b strings.Builder
+	b.WriteString(e.cfg.prefix)
+	b.WriteString(sanitize(s.Name))
+	for _, t := range s.Tags {
+		b.WriteByte('.')
+		b.WriteString(sanitize(t.Key))
+		if t.Value != "" {
+			b.WriteByte('_')
+			b.WriteString(sanitize(t.Value))
+		}
+	}
+	return b.String()
+}
+
+// defaultElement maps every series onto the configured element (see the
+// package doc for the table).
+func (e *encoder) defaultElement(snap *aggregate.Snapshot) *element {
+	el := e.newElement()
+	used := make(map[string]bool, len(snap.Series))
+	unique := func(id string) string {
+		if !used[id] {
+			used[id] = true
+			return id
+		}
+		for i := 2; ; i++ {
+			alt := id + "_" + strconv.Itoa(i)
+			if !used[alt] {
+				used[alt] = true
+				return alt
+			}
+		}
+	}
+	add := func(id, unit, sds string, tags []tag, smp sample) {
+		el.Metrics = append(el.Metrics, metric{ID: id, Type: "GAUGE", Unit: unit, SparseDataStrategy: sds, Tags: tags})
+		smp.MetricID, smp.Timestamp = id, e.ts
+		el.Samples = append(el.Samples, smp)
+	}
+	for i := range snap.Series {
+		s := &snap.Series[i]
+		switch s.Type {
+		case protocol.Counter, protocol.Gauge, protocol.Set:
+			if !finite(s.Value) {
+				e.invalid++
+				continue
+			}
+			add(unique(e.defaultID(s)), unit(s.Type), sparse(s.Type), seriesTags(s), sample{Val: ptr(s.Value)})
+		case protocol.Timer, protocol.Histogram, protocol.Distribution:
+			d := s.Dist
+			if d == nil || d.N == 0 {
+				continue // no observations: nothing to report
+			}
+			sum := d.Sum
+			if d.Count != float64(d.N) {
+				// Scale by the sample rate like cnt, so that avg = sum/cnt
+				// holds in Netuitive's rollups.
+				sum = d.Mean * d.Count
+			}
+			vals := []float64{d.Lower, d.Upper, d.Mean, sum, d.Count, d.Median}
+			for _, p := range d.Percentiles {
+				vals = append(vals, p.Bound)
+			}
+			if !finite(vals...) {
+				e.invalid++
+				continue
+			}
+			base := e.defaultID(s)
+			tags := seriesTags(s)
+			u := unit(s.Type)
+			add(unique(base), u, "None", tags, sample{Min: ptr(d.Lower), Max: ptr(d.Upper), Avg: ptr(d.Mean), Sum: ptr(sum), Cnt: ptr(d.Count)})
+			add(unique(base+".median"), u, "None", tags, sample{Val: ptr(d.Median)})
+			for _, p := range d.Percentiles {
+				stat := "upper_" + aggregate.Suffix(p.Threshold)
+				if p.Threshold < 0 {
+					stat = "lower_" + aggregate.Suffix(p.Threshold)
+				}
+				add(unique(base+"."+stat), u, "None", tags, sample{Val: ptr(p.Bound)})
+			}
+		}
+	}
+	return el
+}
+
+// Default-mapping event levels from the DogStatsD alert type.
+func alertLevel(alertType string) string {
+	switch strings.ToLower(alertType) {
+	case "error":
+		return "CRITICAL"
+	case "warning":
+		return "WARNING"
+	}
+	return "INFO"
+}
+
+var checkStatus = [...]string{"OK", "WARNING", "CRITICAL", "UNKNOWN"}
+
+func statusWord(s int) string {
+	if s >= 0 && s < len(checkStatus) {
+		return checkStatus[s]
+	}
+	return "UNKNOWN"
+}
+
+// eventTime is the event's own time in epoch ms, or the flush time.
+func (e *encoder) eventTime(unix int64) int64 {
+	if unix > 0 {
+		return unix * 1000
+	}
+	return e.ts
+}
+
+func (e *encoder) elementFor(host string) string {
+	if h := sanitize(host); h != "" {
+		return h
+	}
+	return e.cfg.ElementID
+}
+
+func appendTags(dst []tag, ts []protocol.Tag) []tag {
+	for _, t := range ts {
+		dst = append(dst, tag{t.Key, bareNull(t.Value)})
+	}
+	return dst
+}
+
+func appendTagIf(dst []tag, name, value string) []tag {
+	if value == "" {
+		return dst
+	}
+	return append(dst, tag{name, ptr(value)})
+}
+
+// defaultEvents maps DogStatsD events and service checks to INFO events.
+func (e *encoder) defaultEvents(snap *aggregate.Snapshot) []event {
+	var out []event
+	for _, ev := range snap.Events {
+		tags := appendTags(nil, ev.Tags)
+		tags = appendTagIf(tags, "priority", ev.Priority)
+		tags = appendTagIf(tags, "aggregation_key", ev.AggregationKey)
+		tags = appendTagIf(tags, "source_type_name", ev.SourceType)
+		tags = appendTagIf(tags, "alert_type", ev.AlertType)
+		src := ev.SourceType
+		if src == "" {
+			src = "statsd-agent"
+		}
+		out = append(out, event{
+			Type: "INFO", Title: ev.Title, Source: src, Timestamp: e.eventTime(ev.Timestamp), Tags: tags,
+			Data: eventData{ElementID: e.elementFor(ev.Hostname), Level: alertLevel(ev.AlertType), Message: ev.Text},
+		})
+	}
+	for _, sc := range snap.ServiceChecks {
+		word := statusWord(sc.Status)
+		level := "INFO"
+		switch sc.Status {
+		case 1, 3: // an UNKNOWN check deserves attention too
+			level = "WARNING"
+		case 2:
+			level = "CRITICAL"
+		}
+		tags := appendTags(nil, sc.Tags)
+		tags = append(tags, tag{"check", ptr(sc.Name)}, tag{"status", ptr(word)})
+		out = append(out, event{
+			Type: "INFO", Title: sc.Name + " - " + word, Source: "statsd-agent", Timestamp: e.eventTime(sc.Timestamp), Tags: tags,
+			Data: eventData{ElementID: e.elementFor(sc.Hostname), Level: level, Message: sc.Message},
+		})
+	}
+	return out
+}
+
+// vendorElements reproduces netuitive-statsd (spec section 8): metric id
+// "<prefix>.<name>" without tags (series that differ only by tags merge
+// into one metric, the first series' tags win), type GAUGE, the statsdType
+// tag first, reserved tags h (element), ty (element type), un (unit),
+// sds (sparse data strategy) and v (element tag app.version).
+func (e *encoder) vendorElements(snap *aggregate.Snapshot) []*element {
+	main := e.newElement()
+	elems := []*element{main}
+	byID := map[string]*element{main.ID: main}
+	// index of a metric id within its element, for merging.
+	type key struct{ el, metric string }
+	at := map[key]int{}
+	types := map[key]protocol.Type{}
+	for i := range snap.Series {
+		s := &snap.Series[i]
+		var host, elType, un, sds, version string
+		tags := []tag{{"statsdType", ptr(s.Type.Code())}}
+		for _, t := range s.Tags {
+			switch t.Key {
+			case "ty":
+				elType = t.Value
+				continue
+			case "v":
+				version = t.Value
+				continue
+			case "h":
+				host = t.Value
+			case "un":
+				un = t.Value
+			case "sds":
+				sds = t.Value
+			}
+			tags = append(tags, tag{t.Key, bareNull(t.Value)})
+		}
+		el := main
+		if h := sanitize(host); h != "" && h != main.ID {
+			if el = byID[h]; el == nil {
+				el = &element{ID: h, Name: h, Type: main.Type, Tags: []tag{}, Attributes: []attribute{},
+					Relations: []struct{}{}, Metrics: []metric{}, Samples: []sample{}}
+				byID[h] = el
+				elems = append(elems, el)
+			}
+		}
+		if elType != "" {
+			el.Type = elType
+		}
+		if version != "" {
+			el.Tags = setTag(el.Tags, "app.version", version)
+		}
+		if sds == "" {
+			sds = "None"
+		}
+		var smp sample
+		switch s.Type {
+		case protocol.Counter, protocol.Gauge, protocol.Set:
+			if !finite(s.Value) {
+				e.invalid++
+				continue
+			}
+			smp.Val = ptr(s.Value)
+		default:
+			d := s.Dist
+			if d == nil || d.N == 0 {
+				continue
+			}
+			if !finite(d.Sum, d.Lower, d.Upper, d.Mean) {
+				e.invalid++
+				continue
+			}
+			// netuitive-statsd ignores the sample rate of timers: val = sum.
+			n := float64(d.N)
+			smp = sample{Val: ptr(d.Sum), Min: ptr(d.Lower), Max: ptr(d.Upper), Avg: ptr(d.Mean), Sum: ptr(d.Sum), Cnt: ptr(n)}
+		}
+		id := e.cfg.prefix + vendorName(s.Name)
+		k := key{el.ID, id}
+		smp.MetricID, smp.Timestamp = id, e.ts
+		if j, ok := at[k]; ok {
+			if types[k] == s.Type {
+				mergeVendor(&el.Samples[j], &smp, s.Type)
+				continue
+			}
+			// A type change restarts the metric with the new type.
+			el.Metrics[j] = metric{ID: id, Type: "GAUGE", Unit: un, SparseDataStrategy: sds, Tags: tags}
+			el.Samples[j] = smp
+			types[k] = s.Type
+			continue
+		}
+		at[k], types[k] = len(el.Metrics), s.Type
+		el.Metrics = append(el.Metrics, metric{ID: id, Type: "GAUGE", Unit: un, SparseDataStrategy: sds, Tags: tags})
+		el.Samples = append(el.Samples, smp)
+	}
+	return elems
+}
+
+// mergeVendor folds a series into an earlier one with the same metric id,
+// as netuitive-statsd aggregates lines of one name regardless of tags:
+// counts and set sizes add up (set members of different tag sets are
+// assumed distinct), a gauge takes the later value, distributions combine.
+func mergeVendor(dst, src *sample, t protocol.Type) {
+	switch t {
+	case protocol.Counter, protocol.Set:
+		*dst.Val += *src.Val
+	case protocol.Gauge:
+		dst.Val = src.Val
+	default:
+		*dst.Min = math.Min(*dst.Min, *src.Min)
+		*dst.Max = math.Max(*dst.Max, *src.Max)
+		*dst.Sum += *src.Sum
+		*dst.Cnt += *src.Cnt
+		*dst.Val = *dst.Sum
+		*dst.Avg = *dst.Sum / *dst.Cnt
+	}
+}
+
+// vendorEvents reproduces netuitive-statsd's events: level from the
+// priority (only "critical" and "warning" are recognised, which DogStatsD
+// priorities never are), source "netuitive-statsd", whole-second times;
+// service checks become events too.
+func (e *encoder) vendorEvents(snap *aggregate.Snapshot) []event {
+	var out []event
+	ts := e.ts / 1000 * 1000
+	for _, ev := range snap.Events {
+		level := "INFO"
+		switch p := strings.ToUpper(ev.Priority); p {
+		case "CRITICAL", "WARNING":
+			level = p
+		}
+		tags := appendTags(nil, ev.Tags)
+		tags = appendTagIf(tags, "priority", ev.Priority)
+		if ev.Timestamp > 0 {
+			tags = appendTagIf(tags, "date_happened", strconv.FormatInt(ev.Timestamp, 10))
+		}
+		tags = appendTagIf(tags, "aggregation_key", ev.AggregationKey)
+		tags = appendTagIf(tags, "source_type_name", ev.SourceType)
+		tags = appendTagIf(tags, "alert_type", ev.AlertType)
+		out = append(out, event{
+			Type: "INFO", Title: ev.Title, Source: "netuitive-statsd", Timestamp: ts, Tags: tags,
+			Data: eventData{ElementID: e.elementFor(ev.Hostname), Level: level, Message: ev.Text},
+		})
+	}
+	for _, sc := range snap.ServiceChecks {
+		word := statusWord(sc.Status)
+		level := "INFO"
+		if sc.Status == 1 || sc.Status == 2 {
+			level = word
+		}
+		tags := appendTags(nil, sc.Tags)
+		tags = append(tags, tag{"priority", ptr(word)})
+		out = append(out, event{
+			Type: "INFO", Title: sc.Name + " - " + word, Source: "netuitive-statsd", Timestamp: ts, Tags: tags,
+			Data: eventData{ElementID: e.elementFor(sc.Hostname), Level: level, Message: sc.Message},
+		})
+	}
+	return out
+}
+
+func setTag(tags []tag, name, value string) []tag {
+	for i := range tags {
+		if tags[i].Name == name {
+			tags[i].Value = ptr(value)
+			return tags
+		}
+	}
+	return append(tags, tag{name, ptr(value)})
+}
+
+// sanitize applies the reference client's rule: every character outside
+// [a-zA-Z0-9._-] becomes '_'.
+func sanitize(s string) string {
+	ok := true
+	for i := 0; i < len(s); i++ {
+		if !idChar(s[i]) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if r < 0x80 && idChar(byte(r)) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+func idChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+// vendorName applies netuitive-statsd's parse-time name rule (spec 8.4), in
+// its order: whitespace runs and '/' become '_', one leading '.' is removed,
+// then every character outside [a-zA-Z0-9_.-] is removed.
+func vendorName(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		switch r {
+		case ' ', '\t', '\n', '\r', '\f', '\v':
+			if !space {
+				b.WriteByte('_')
+			}
+			space = true
+			continue
+		case '/':
+			r = '_'
+		}
+		b.WriteRune(r)
+		space = false
+	}
+	s = strings.TrimPrefix(b.String(), ".")
+	b.Reset()
+	for _, r := range s {
+		if r < 0x80 && idChar(byte(r)) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// bareNull returns nil for a bare tag's empty value.
+func bareNull(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,58 @@
+package netuitive
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the backend's own counters, exported on /metrics with the
+// prefix statsd_agent_netuitive_.
+type metrics struct {
+	posts     *prometheus.CounterVec // endpoint
+	failures  *prometheus.CounterVec // endpoint, reason
+	retries   prometheus.Counter
+	delivered *prometheus.CounterVec // item
+	dropped   *prometheus.CounterVec // item, reason
+	queued    *prometheus.GaugeVec   // item
+	stopped   prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	const ns = "statsd_agent_netuitive_"
+	return &metrics{
+		posts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "posts_total",
+			Help: "HTTP requests sent to Netuitive, by endpoint (ingest, events, check).",
+		}, []string{"endpoint"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "post_failures_total",
+			Help: "Netuitive requests that failed, by endpoint and reason (network, server, rejected, refused, stop).",
+		}, []string{"endpoint", "reason"}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: ns + "retries_total",
+			Help: "Netuitive posts scheduled for another attempt after a network error, 5xx, 408 or 429.",
+		}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "delivered_total",
+			Help: "Samples and events accepted by Netuitive (202), by item (samples, events).",
+		}, []string{"item"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "dropped_total",
+			Help: "Samples and events given up, by item (samples, events) and reason (invalid, overflow, rejected, stopped, closed).",
+		}, []string{"item", "reason"}),
+		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: ns + "queued",
+			Help: "Samples and events waiting for delivery, by item (samples, events).",
+		}, []string{"item"}),
+		stopped: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: ns + "stopped",
+			Help: "1 when Netuitive answered 410 or 418 (the vendor clients' kill switch) and posting stopped.",
+		}),
+	}
+}
+
+func (m *metrics) register(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.posts, m.failures, m.retries, m.delivered, m.dropped, m.queued, m.stopped} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
