@@ -220,7 +220,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	if a.udp != nil {
-		go func() { serveErr <- a.udp.Serve() }()
+		a.udp.Start()
+		go func() { serveErr <- a.udp.Wait() }()
 	}
 	interval := a.agg.Config().Interval
 	var runErr error

@@ -211,6 +211,7 @@ func TestShutdownDrainsAndFlushes(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	drops, _ := a.udp.KernelDrops()
 	var count float64
 	for _, s := range rec.all() {
 		for _, x := range s.Series {
@@ -220,7 +221,7 @@ func TestShutdownDrainsAndFlushes(t *testing.T) {
 		}
 	}
 	if count != packets {
-		t.Errorf("backends saw %v of %d counts", count, packets)
+		t.Errorf("backends saw %v of %d counts (lines received %d, kernel drops %d)", count, packets, a.LinesReceived(), drops)
 	}
 }
 

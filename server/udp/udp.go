@@ -69,6 +69,7 @@ type Server struct {
 	truncated atomic.Uint64
 	closing   atomic.Bool
 	wg        sync.WaitGroup
+	errc      chan error
 }
 
 // Listen opens the server's sockets. The readers start with Serve.
@@ -166,18 +167,30 @@ func (s *Server) Truncated() uint64 { return s.truncated.Load() }
 // Serve runs the readers until Shutdown or Close. It returns nil after a
 // shutdown and the first read error otherwise.
 func (s *Server) Serve() error {
-	errc := make(chan error, s.cfg.Readers)
+	s.Start()
+	return s.Wait()
+}
+
+// Start starts the readers and returns at once; Wait waits for them.
+// Start must be called once.
+func (s *Server) Start() {
+	s.errc = make(chan error, s.cfg.Readers)
 	for i := 0; i < s.cfg.Readers; i++ {
 		c := s.conns[i%len(s.conns)]
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			errc <- s.read(c)
+			s.errc <- s.read(c)
 		}()
 	}
+}
+
+// Wait waits until the readers started by Start have stopped and returns
+// the first error one of them returned.
+func (s *Server) Wait() error {
 	s.wg.Wait()
-	close(errc)
-	for err := range errc {
+	close(s.errc)
+	for err := range s.errc {
 		if err != nil {
 			return err
 		}
@@ -222,6 +235,10 @@ func (s *Server) read(c *net.UDPConn) error {
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && s.closing.Load() {
+				if pending(c) {
+					_ = c.SetReadDeadline(time.Now().Add(drainIdle))
+					continue
+				}
 				return nil // drained
 			}
 			if errors.Is(err, net.ErrClosed) {
@@ -240,6 +257,19 @@ func (s *Server) read(c *net.UDPConn) error {
 			_ = c.SetReadDeadline(time.Now().Add(drainIdle))
 		}
 	}
+}
+
+// pending reports whether a datagram is waiting in c's receive queue.
+func pending(c *net.UDPConn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+	})
+	return n > 0
 }
 
 // drainIdle is how long the socket must stay empty during Shutdown before a
