@@ -213,6 +213,20 @@ func (c *Client) AddMonitor(ctx context.Context, m NewMonitor) (int64, error) {
 	if m.Name == "" || m.Tag == "" || len(m.ResultParams) == 0 {
 		return 0, errors.New("monitis: addMonitor: name, tag and at least one result param are required")
 	}
+	p := addMonitorParams(m)
+	data, err := c.post(ctx, "addMonitor", p)
+	if err != nil {
+		return 0, err
+	}
+	id, err := parseID(data)
+	if err != nil {
+		return 0, fmt.Errorf("monitis: addMonitor: %w: data %s is not a monitor id", ErrMalformed, snippet(data))
+	}
+	return id, nil
+}
+
+// addMonitorParams are addMonitor's own parameters.
+func addMonitorParams(m NewMonitor) url.Values {
 	p := url.Values{
 		"name":         {m.Name},
 		"tag":          {m.Tag},
@@ -227,15 +241,7 @@ func (c *Client) AddMonitor(ctx context.Context, m NewMonitor) (int64, error) {
 	if len(m.AdditionalResultParams) > 0 {
 		p.Set("additionalResultParams", formatResultParams(m.AdditionalResultParams))
 	}
-	data, err := c.post(ctx, "addMonitor", p)
-	if err != nil {
-		return 0, err
-	}
-	id, err := parseID(data)
-	if err != nil {
-		return 0, fmt.Errorf("monitis: addMonitor: %w: data %s is not a monitor id", ErrMalformed, snippet(data))
-	}
-	return id, nil
+	return p
 }
 
 // EditMonitor changes a monitor's name, tag, monitor params or result params.
@@ -350,13 +356,19 @@ func (c *Client) AddResult(ctx context.Context, id int64, checktime time.Time, v
 	if len(values) == 0 {
 		return errors.New("monitis: addResult: no values")
 	}
+	p := addResultParams(id, checktime, values)
+	_, err := c.post(ctx, "addResult", p)
+	return err
+}
+
+// addResultParams are addResult's own parameters.
+func addResultParams(id int64, checktime time.Time, values []ResultValue) url.Values {
 	p := url.Values{
 		"monitorId": {strconv.FormatInt(id, 10)},
 		"checktime": {strconv.FormatInt(CheckTime(checktime), 10)},
 		"results":   {formatResults(values)},
 	}
-	_, err := c.post(ctx, "addResult", p)
-	return err
+	return p
 }
 
 // MonitorResults returns the checks stored for a monitor on the UTC

@@ -113,11 +113,12 @@ func TestFormats(t *testing.T) {
 		name, got, want string
 	}{
 		{"resultParams", formatResultParams([]ResultParam{{"tcp_packets_in", "TCP Packets In", "pkts/s", Integer}, {"x", "a:b;c", "", Float}}),
-			"tcp_packets_in:TCP+Packets+In:pkts%2Fs:2;x:a%3Ab%3Bc:N%2FA:4"},
+			"tcp_packets_in:TCP%20Packets%20In:pkts%2Fs:2;x:a%3Ab%3Bc:N%2FA:4"},
 		{"monitorParams", formatMonitorParams([]MonitorParam{{"bar", "", "5", Integer, false}, {"h", "H", "a b", String, true}}),
-			"bar::5:2:false;h:H:a+b:3:true"},
+			"bar::5:2:false;h:H:a%20b:3:true"},
 		{"results", formatResults([]ResultValue{{"count", "1.5"}, {"odd;name", "-2"}}),
 			"count:1.5;odd%3Bname:-2"},
+		{"plus sign", formatResults([]ResultValue{{"a+b", "1e+06"}}), "a%2Bb:1e%2B06"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

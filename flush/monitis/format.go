@@ -45,8 +45,10 @@ type ResultValue struct {
 
 // esc percent-encodes one field of a mini-format value, as the spec
 // recommends (§4.5): every field on its own, so that ':' and ';' inside a
-// field can never be taken for separators.
-func esc(s string) string { return url.QueryEscape(s) }
+// field can never be taken for separators. A space becomes "%20" rather
+// than "+", which decodes to a space under both form decoding and plain
+// percent-decoding (the SDK's own example sends "TCP%20Packets%20In").
+func esc(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
 
 // formatResultParams encodes resultParams/additionalResultParams:
 // name:displayName:uom:dataType;... (spec §4.2).
