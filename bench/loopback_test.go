@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestMain lets the test binary play the agent under test for the sweep
@@ -364,5 +366,35 @@ func TestExpandAgentArgs(t *testing.T) {
 	want := []string{"agent", "-udp", "127.0.0.1:1", "-http=127.0.0.1:2"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestSweepPinnedRestoresAffinity(t *testing.T) {
+	var before unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &before); err != nil {
+		t.Fatal(err)
+	}
+	b, url := startBaseline(t)
+	rows, err := Sweep(context.Background(), SweepConfig{
+		Rates:     []float64{20_000},
+		Duration:  50 * time.Millisecond,
+		Workload:  Workload{Keys: 10, LinesPerPacket: 20},
+		Target:    b.Addr().String(),
+		VerifyURL: url,
+		Pin:       true, // CPU 0 for both: exists on every machine
+		Verifier:  Verifier{Poll: 5 * time.Millisecond, Settle: 100 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Received == 0 || rows[0].Baseline.Lines == 0 {
+		t.Fatalf("rows %+v", rows)
+	}
+	var after unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Fatalf("affinity after the sweep %v, before %v", after, before)
 	}
 }

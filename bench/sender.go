@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strconv"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -290,4 +292,33 @@ func IsLoopback(target string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// pinThreads sets the CPU affinity of every thread of this process except
+// skip (a thread ID, 0 for none). Threads created later inherit the
+// affinity of the thread that creates them.
+func pinThreads(set *unix.CPUSet, skip int) error {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("bench: list threads: %w", err)
+	}
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil || tid == skip {
+			continue
+		}
+		// A thread may have exited meanwhile.
+		if err := unix.SchedSetaffinity(tid, set); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("bench: set affinity of thread %d: %w", tid, err)
+		}
+	}
+	return nil
+}
+
+// PinProcess pins every thread of this process, and so the threads it will
+// create, to cpu.
+func PinProcess(cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	return pinThreads(&set, 0)
 }

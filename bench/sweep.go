@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // SweepConfig configures a sweep of offered rates.
@@ -128,18 +130,41 @@ func Sweep(ctx context.Context, cfg SweepConfig) ([]SweepRow, error) {
 			fmt.Fprintf(cfg.Log, format+"\n", args...)
 		}
 	}
+	// With Pin, the whole process sits on the sender's CPU during the agent
+	// runs, and on the agent's CPU during the bare reader runs (but for the
+	// sender's own thread), so that in both runs the receiving side has its
+	// CPU with all of its runtime threads, as with taskset -c.
+	pinAll := func(int) error { return nil }
+	if cfg.Pin {
+		var orig unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &orig); err != nil {
+			return nil, fmt.Errorf("bench: sweep: %w", err)
+		}
+		defer pinThreads(&orig, 0)
+		pinAll = func(cpu int) error {
+			var set unix.CPUSet
+			set.Set(cpu)
+			return pinThreads(&set, 0)
+		}
+	}
 	var rows []SweepRow
 	for _, rate := range cfg.Rates {
 		if err := ctx.Err(); err != nil {
 			return rows, err
 		}
 		logf("rate %s: agent run (%v)", FormatRate(rate), cfg.Duration)
+		if err := pinAll(cfg.CPUSender); err != nil {
+			return rows, err
+		}
 		row, err := sweepAgent(ctx, cfg, pool, rate)
 		if err != nil {
 			return rows, fmt.Errorf("bench: sweep at %s: %w", FormatRate(rate), err)
 		}
 		if !cfg.NoBaseline {
 			logf("rate %s: baseline run", FormatRate(rate))
+			if err := pinAll(cfg.CPUAgent); err != nil {
+				return rows, err
+			}
 			if row.BaselineSent, row.Baseline, err = sweepBaseline(ctx, cfg, pool, rate); err != nil {
 				return rows, fmt.Errorf("bench: sweep baseline at %s: %w", FormatRate(rate), err)
 			}
