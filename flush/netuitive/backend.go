@@ -235,11 +235,17 @@ func (b *Backend) backoff(n int) time.Duration {
 
 // deliver posts the queue in order. A retryable failure of the head keeps
 // everything behind it waiting (flush order), and is retried after a
-// backoff while ctx's deadline allows; without a deadline each post gets
+// backoff while ctx's deadline allows; without a deadline the head gets
 // one attempt.
 func (b *Backend) deliver(ctx context.Context) error {
 	_, hasDeadline := ctx.Deadline()
 	var lastErr error
+	if len(b.queue) > 0 {
+		// Every flush tries the head at once; the backoff spaces the
+		// retries within one flush (after a long outage, the grown backoff
+		// leaves one attempt per flush).
+		b.queue[0].notBefore = time.Time{}
+	}
 	for len(b.queue) > 0 && ctx.Err() == nil && !b.stopped {
 		q := &b.queue[0]
 		if wait := q.notBefore.Sub(b.now()); wait > 0 {

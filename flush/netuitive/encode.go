@@ -113,7 +113,9 @@ func encode(snap *aggregate.Snapshot, cfg *resolved) (posts []post, invalid int)
 		elems = []*element{e.defaultElement(snap)}
 	}
 	for _, el := range elems {
-		posts = append(posts, e.split(el)...)
+		if len(el.Metrics) > 0 { // the check-in, not an empty post, shows liveness
+			posts = append(posts, e.split(el)...)
+		}
 	}
 	var events []event
 	if cfg.vendor {
@@ -435,7 +437,7 @@ func (e *encoder) vendorElements(snap *aggregate.Snapshot) []*element {
 		el := main
 		if h := sanitize(host); h != "" && h != main.ID {
 			if el = byID[h]; el == nil {
-				el = &element{ID: h, Name: h, Type: main.Type, Tags: []tag{}, Attributes: []attribute{},
+				el = &element{ID: h, Name: h, Type: e.cfg.ElementType, Tags: []tag{}, Attributes: []attribute{},
 					Relations: []struct{}{}, Metrics: []metric{}, Samples: []sample{}}
 				byID[h] = el
 				elems = append(elems, el)

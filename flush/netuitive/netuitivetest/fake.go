@@ -96,10 +96,6 @@ type Post struct {
 
 // Fake is the fake ingest service. The zero value is not usable; use New.
 type Fake struct {
-	// Keys, when non-empty, are the valid API keys; any other key gets a
-	// synthetic 403 (the real answer to a bad key is unconfirmed, spec 1.3).
-	// Set before serving.
-	Keys []string
 	// Now is the server clock (default time.Now); ClockOffset is added to
 	// it, to simulate a skewed server for HEAD /time.
 	Now         func() time.Time
@@ -108,6 +104,7 @@ type Fake struct {
 	Logger *slog.Logger
 
 	mu        sync.Mutex
+	keys      []string
 	posts     []Post
 	elements  []Element
 	events    []Event
@@ -118,9 +115,24 @@ type Fake struct {
 	closeOnce sync.Once
 }
 
-// New returns a Fake accepting the given API keys (none: any key).
+// New returns a Fake accepting the given API keys (none: any key). A
+// request with another key gets a synthetic 403: the real answer to a bad
+// key is unconfirmed (spec 1.3).
 func New(keys ...string) *Fake {
-	return &Fake{Keys: keys, closing: make(chan struct{})}
+	return &Fake{keys: keys, closing: make(chan struct{})}
+}
+
+// SetKeys replaces the accepted API keys (none: any key).
+func (f *Fake) SetKeys(keys ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keys = keys
+}
+
+func (f *Fake) keyOK(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.keys) == 0 || contains(f.keys, key)
 }
 
 // InjectFault adds a fault; the first matching fault with requests left
@@ -328,7 +340,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request, p *Post, rest []str
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return http.StatusMethodNotAllowed
 	}
-	if len(f.Keys) > 0 && !contains(f.Keys, p.Key) {
+	if !f.keyOK(p.Key) {
 		// Synthetic: the real answer to an unknown key is unconfirmed.
 		return f.answer(w, http.StatusForbidden, "Invalid API key", nil)
 	}
