@@ -65,8 +65,9 @@ type Config struct {
 	// (tcp_packets_in/out, udp_packets_in/out, as in the SDK's netstat
 	// example); "" means "netstat", "-" turns the mapping off.
 	NetstatMonitor string `toml:"netstat_monitor"`
-	// NetstatPrefix is the name prefix of the netstat probe's series; ""
-	// means "netstat.".
+	// NetstatPrefix is the name prefix of the netstat probe's series, as
+	// the probe's own prefix setting: "" means "netstat.", "none" means no
+	// prefix.
 	NetstatPrefix string `toml:"netstat_prefix"`
 }
 

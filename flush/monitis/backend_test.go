@@ -163,6 +163,8 @@ func TestMapping(t *testing.T) {
 		{"timer no values", Config{}, aggregate.Series{Name: "t", Type: protocol.Timer, Dist: &aggregate.DistStats{}}, "t", []string{"count"}},
 		{"netstat off", Config{NetstatMonitor: "-"}, aggregate.Series{Name: "netstat.tcp.segments_in", Type: protocol.Counter}, "netstat.tcp.segments_in", []string{"count", "rate"}},
 		{"netstat renamed", Config{NetstatMonitor: "box1 net", NetstatPrefix: "sys."}, aggregate.Series{Name: "sys.udp.datagrams_in", Type: protocol.Counter}, "box1 net", []string{"udp_packets_in"}},
+		{"netstat no prefix", Config{NetstatPrefix: "none"}, aggregate.Series{Name: "tcp.segments_out", Type: protocol.Counter, Rate: 2.5}, "netstat", []string{"tcp_packets_out"}},
+		{"netstat gauge is not a rate", Config{}, aggregate.Series{Name: "netstat.tcp.segments_in", Type: protocol.Gauge}, "netstat.tcp.segments_in", []string{"value"}},
 		{"netstat other counter", Config{}, aggregate.Series{Name: "netstat.tcp.retransmits", Type: protocol.Counter}, "netstat.tcp.retransmits", []string{"count", "rate"}},
 	}
 	for _, tt := range tests {

@@ -73,7 +73,8 @@ type mapper struct {
 	exclude       []string
 	groups        []string // longest first
 	stats         map[protocol.Type][]string
-	netstatPrefix string // "" disables the netstat monitor
+	netstatOn     bool
+	netstatPrefix string
 	netstatName   string
 }
 
@@ -89,15 +90,16 @@ func newMapper(cfg *Config) (*mapper, error) {
 	if m.tag == "" {
 		m.tag = "statsd"
 	}
-	if m.netstatPrefix == "" {
+	switch m.netstatPrefix {
+	case "":
 		m.netstatPrefix = "netstat."
+	case "none":
+		m.netstatPrefix = ""
 	}
 	if m.netstatName == "" {
 		m.netstatName = "netstat"
 	}
-	if m.netstatName == "-" {
-		m.netstatPrefix = ""
-	}
+	m.netstatOn = m.netstatName != "-"
 	for _, pats := range [][]string{cfg.Include, cfg.Exclude} {
 		for _, p := range pats {
 			if _, err := path.Match(p, ""); err != nil {
@@ -188,7 +190,7 @@ func (m *mapper) encode(s *aggregate.Snapshot) (out []*pending, conflicts int) {
 	var vals []aggregate.Value
 	for i := range s.Series {
 		sr := &s.Series[i]
-		if m.netstatPrefix != "" && m.netstat(sr, get, add) {
+		if m.netstatOn && m.netstat(sr, get, add) {
 			continue
 		}
 		if !m.selected(sr.Name) {

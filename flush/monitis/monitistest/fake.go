@@ -101,7 +101,8 @@ type Fake struct {
 	accounts map[string]*account
 	faults   []fault
 	requests map[string]int // by action
-	nextID   int64
+	nextID   int64 // monitor ids
+	nextPID  int64 // param ids
 }
 
 type fault struct {
@@ -861,8 +862,8 @@ func (f *Fake) parseParams(s string, min, max int) ([]param, error) {
 			return nil, fmt.Errorf("duplicate name %q", it[0])
 		}
 		seen[it[0]] = true
-		f.nextID++
-		p := param{ID: f.nextID, Name: it[0], DisplayName: it[1]}
+		f.nextPID++
+		p := param{ID: f.nextPID, Name: it[0], DisplayName: it[1]}
 		dt := it[3]
 		if min == 5 { // monitorParams: name:displayName:value:dataType:isHidden
 			p.Value = it[2]
