@@ -92,7 +92,9 @@ type monitisUsageError struct{ msg string }
 
 func (e *monitisUsageError) Error() string { return e.msg }
 
-func monitisUsagef(format string, args ...any) error { return &monitisUsageError{fmt.Sprintf(format, args...)} }
+func monitisUsagef(format string, args ...any) error {
+	return &monitisUsageError{fmt.Sprintf(format, args...)}
+}
 
 func (c *monitisCLI) run(args []string) int {
 	// Common flags before the command.

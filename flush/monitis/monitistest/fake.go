@@ -101,8 +101,8 @@ type Fake struct {
 	accounts map[string]*account
 	faults   []fault
 	requests map[string]int // by action
-	nextID   int64 // monitor ids
-	nextPID  int64 // param ids
+	nextID   int64          // monitor ids
+	nextPID  int64          // param ids
 }
 
 type fault struct {
