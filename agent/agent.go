@@ -28,7 +28,9 @@ import (
 	"github.com/statsd-agent/statsd-agent/flush"
 	"github.com/statsd-agent/statsd-agent/ingest"
 	"github.com/statsd-agent/statsd-agent/protocol"
+	"github.com/statsd-agent/statsd-agent/server/tcp"
 	"github.com/statsd-agent/statsd-agent/server/udp"
+	"github.com/statsd-agent/statsd-agent/server/unixgram"
 )
 
 // DefaultUDP is the UDP listen address a zero Config uses.
@@ -49,6 +51,16 @@ type Config struct {
 	ReusePort bool
 	// ReadBuffer is the UDP SO_RCVBUF size; 0 means 8 MiB.
 	ReadBuffer int
+	// TCP is the TCP listen address for newline-delimited lines; "" disables TCP.
+	TCP string
+	// TCPMaxLine, TCPMaxConns and TCPIdleTimeout bound TCP clients; zero
+	// values mean 64 KiB, 1024 and 5 minutes.
+	TCPMaxLine     int
+	TCPMaxConns    int
+	TCPIdleTimeout time.Duration
+	// Unixgram is the path of a Unix datagram socket to listen on; ""
+	// disables it.
+	Unixgram string
 
 	// Aggregate configures the aggregation (interval, percentiles, idle
 	// series, bounds).
@@ -77,6 +89,8 @@ type Agent struct {
 	pipe    *ingest.Pipeline
 	fanout  *flush.Fanout
 	udp     *udp.Server
+	tcp     *tcp.Server
+	unixgrm *unixgram.Server
 	series  atomic.Int64
 	flushMu sync.Mutex
 	lastAt  atomic.Int64 // unix nanos of the last flush
@@ -112,6 +126,23 @@ func New(cfg Config, backends []flush.Backend, logger *slog.Logger) (*Agent, err
 			return nil, fmt.Errorf("agent: %w", err)
 		}
 		a.udp = s
+	}
+	if cfg.TCP != "" {
+		s, err := tcp.Listen(tcp.Config{Addr: cfg.TCP, MaxLine: cfg.TCPMaxLine, MaxConns: cfg.TCPMaxConns,
+			IdleTimeout: cfg.TCPIdleTimeout}, a.pipe, logger)
+		if err != nil {
+			a.closeListeners()
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+		a.tcp = s
+	}
+	if cfg.Unixgram != "" {
+		s, err := unixgram.Listen(cfg.Unixgram, 0, 1, a.pipe, logger)
+		if err != nil {
+			a.closeListeners()
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+		a.unixgrm = s
 	}
 	if cfg.Registerer != nil {
 		if err := a.register(cfg.Registerer, metrics); err != nil {
@@ -153,6 +184,15 @@ func (a *Agent) register(reg prometheus.Registerer, m *ingest.Metrics) error {
 				func() float64 { return float64(a.udp.ReceiveBuffer()) }),
 		)
 	}
+	if a.tcp != nil {
+		cs = append(cs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "statsd_agent_tcp_connections",
+				Help: "Open TCP connections."}, func() float64 { return float64(a.tcp.Active()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "statsd_agent_tcp_rejected_total",
+				Help: "TCP connections closed at once because the connection limit was reached."},
+				func() float64 { return float64(a.tcp.Rejected()) }),
+		)
+	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return err
@@ -167,6 +207,14 @@ func (a *Agent) UDPAddr() net.Addr {
 		return nil
 	}
 	return a.udp.Addr()
+}
+
+// TCPAddr returns the TCP listen address, nil when TCP is disabled.
+func (a *Agent) TCPAddr() net.Addr {
+	if a.tcp == nil {
+		return nil
+	}
+	return a.tcp.Addr()
 }
 
 // LinesReceived returns the number of non-empty lines received so far.
@@ -223,6 +271,16 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.udp.Start()
 		go func() { serveErr <- a.udp.Wait() }()
 	}
+	if a.tcp != nil {
+		go func() {
+			if err := a.tcp.Serve(); err != nil {
+				serveErr <- err
+			}
+		}()
+	}
+	if a.unixgrm != nil {
+		a.unixgrm.Start()
+	}
 	interval := a.agg.Config().Interval
 	var runErr error
 loop:
@@ -249,11 +307,30 @@ func (a *Agent) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
-	if a.udp != nil {
-		if err := a.udp.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("drain udp: %w", err))
-		}
+	// Drain every listener concurrently before the final flush.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	drain := func(what string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("drain %s: %w", what, err))
+				mu.Unlock()
+			}
+		}()
 	}
+	if a.udp != nil {
+		drain("udp", a.udp.Shutdown)
+	}
+	if a.tcp != nil {
+		drain("tcp", a.tcp.Shutdown)
+	}
+	if a.unixgrm != nil {
+		drain("unixgram", a.unixgrm.Shutdown)
+	}
+	wg.Wait()
 	// The final flush covers the partial interval since the last tick.
 	snap := a.snapshot(a.cfg.Now())
 	a.logger.Info("final flush", "series", len(snap.Series))
@@ -276,5 +353,13 @@ func (a *Agent) Close() error {
 func (a *Agent) closeListeners() {
 	if a.udp != nil {
 		_ = a.udp.Close()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if a.tcp != nil {
+		_ = a.tcp.Shutdown(ctx)
+	}
+	if a.unixgrm != nil {
+		_ = a.unixgrm.Shutdown(ctx)
 	}
 }

@@ -156,6 +156,10 @@ func (w *Worker) End() {
 	}
 }
 
+// CountPacket counts one datagram or stream read without processing it;
+// stream listeners call it per read and then call Line per line.
+func (w *Worker) CountPacket() { w.packets++ }
+
 // Packet processes every line of one datagram. Call it between Begin and End.
 func (w *Worker) Packet(b []byte) {
 	w.packets++
@@ -190,8 +194,14 @@ func (w *Worker) Line(line []byte) {
 	}
 }
 
-// Reject counts a rejected line (and logs it, rate-limited). Listeners call
-// it for lines they refuse before parsing, e.g. overlong TCP lines.
+// RejectLine counts a line as received and rejected without parsing it;
+// listeners call it for lines they refuse, e.g. overlong TCP lines.
+func (w *Worker) RejectLine(err error, line []byte) {
+	w.lines++
+	w.Reject(err, line)
+}
+
+// Reject counts a rejected line by reason (and logs it, rate-limited).
 func (w *Worker) Reject(err error, line []byte) {
 	reason := protocol.Reason(err)
 	for i, r := range w.p.metrics.reasons {

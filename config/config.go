@@ -1,0 +1,220 @@
+// Package config is the agent's configuration file: a TOML document decoded
+// strictly into a typed struct whose zero value means the documented
+// defaults. It sits beside the pipeline: cmd/statsd-agent reads it, lets
+// command-line flags override it, and builds the agent and its backends
+// from it.
+//
+// Decoding is strict: an unknown key is an error naming the key and its
+// line. Secrets (API keys) may be given here or, preferably, in the
+// environment; they are never printed.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/statsd-agent/statsd-agent/aggregate"
+	"github.com/statsd-agent/statsd-agent/flush/monitis"
+	"github.com/statsd-agent/statsd-agent/flush/netuitive"
+	"github.com/statsd-agent/statsd-agent/netstat"
+)
+
+// Defaults of the top-level settings.
+const (
+	DefaultUDP  = "127.0.0.1:8125"
+	DefaultHTTP = "127.0.0.1:9102"
+)
+
+// File is the configuration file's content.
+type File struct {
+	// UDP is the UDP listen address ("none" disables UDP). Default 127.0.0.1:8125.
+	UDP string `toml:"udp"`
+	// UDPReaders is the number of UDP readers; 0 means one per CPU.
+	UDPReaders int `toml:"udp_readers"`
+	// ReusePort gives each UDP reader its own SO_REUSEPORT socket.
+	ReusePort bool `toml:"reuseport"`
+	// ReadBuffer is the UDP receive buffer in bytes; 0 means 8 MiB.
+	ReadBuffer int `toml:"read_buffer"`
+	// HTTP is the self-metrics and health endpoint's address ("none"
+	// disables it). Default 127.0.0.1:9102.
+	HTTP string `toml:"http"`
+
+	// FlushInterval is the flush interval; 0 means 10s.
+	FlushInterval Duration `toml:"flush_interval"`
+	// Percentiles for timers, e.g. [50, 90, 99.9, -10]; absent means [90].
+	Percentiles []float64 `toml:"percentiles"`
+	// MaxTimerValues per series and interval kept exactly; 0 means 10000.
+	MaxTimerValues int `toml:"max_timer_values"`
+	// Idle is "delete" (default) or "zero", for idle counters, timers and sets.
+	Idle string `toml:"idle"`
+	// IdleTTL bounds idle = "zero"; 0 means forever.
+	IdleTTL Duration `toml:"idle_ttl"`
+	// GaugeTTL is how long a gauge is kept without update; 0 means 5m,
+	// negative forever.
+	GaugeTTL Duration `toml:"gauge_ttl"`
+
+	// Backends lists the backends: "stdout" (default), "discard",
+	// "monitis", "netuitive".
+	Backends []string `toml:"backends"`
+	// StdoutFile makes the stdout backend append to this file instead.
+	StdoutFile string `toml:"stdout_file"`
+	// FlushTimeout is each backend's deadline per flush; 0 means the interval.
+	FlushTimeout Duration `toml:"flush_timeout"`
+
+	// LogLevel is debug, info (default), warn or error.
+	LogLevel string `toml:"log_level"`
+	// LogFormat is text (default) or json.
+	LogFormat string `toml:"log_format"`
+
+	Parser    Parser           `toml:"parser"`
+	Monitis   monitis.Config   `toml:"monitis"`
+	Netuitive netuitive.Config `toml:"netuitive"`
+	Netstat   netstat.Config   `toml:"netstat"`
+}
+
+// Parser holds the protocol's compatibility switches.
+type Parser struct {
+	// UnknownTypeAsCounter counts unknown types as counters, like the
+	// reference server.
+	UnknownTypeAsCounter bool `toml:"unknown_type_as_counter"`
+	// NoGaugeDeltas makes "+N"/"-N" set a gauge instead of adding to it.
+	NoGaugeDeltas bool `toml:"no_gauge_deltas"`
+	// NoSanitize keeps names as received instead of the reference sanitiser.
+	NoSanitize bool `toml:"no_sanitize"`
+}
+
+// Duration is a time.Duration written as a string such as "10s" or "5m".
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText formats the duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// String formats the duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Set parses a flag value.
+func (d *Duration) Set(s string) error { return d.UnmarshalText([]byte(s)) }
+
+// Default returns the configuration a missing file stands for.
+func Default() File {
+	return File{UDP: DefaultUDP, HTTP: DefaultHTTP}
+}
+
+// Load reads and strictly decodes the file at path over Default().
+func Load(path string) (File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return File{}, fmt.Errorf("config: %w", err)
+	}
+	f, err := Parse(b)
+	if err != nil {
+		return File{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Parse strictly decodes a TOML document over Default(). An unknown key is
+// an error naming the key and its line; so is a value of the wrong type.
+func Parse(b []byte) (File, error) {
+	f := Default()
+	dec := toml.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return File{}, describe(err)
+	}
+	if err := f.Validate(); err != nil {
+		return File{}, err
+	}
+	return f, nil
+}
+
+func describe(err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		var msgs []string
+		for _, e := range strict.Errors {
+			row, _ := e.Position()
+			msgs = append(msgs, fmt.Sprintf("line %d: unknown key %q", row, strings.Join(e.Key(), ".")))
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		msg := de.Error()
+		if k := de.Key(); len(k) > 0 {
+			msg = fmt.Sprintf("key %q: %s", strings.Join(k, "."), msg)
+		}
+		return fmt.Errorf("line %d, column %d: %s", row, col, msg)
+	}
+	return err
+}
+
+// Validate checks values that decode but make no sense.
+func (f *File) Validate() error {
+	var errs []error
+	if f.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("flush_interval %v is negative", f.FlushInterval))
+	} else if f.FlushInterval > 0 && time.Duration(f.FlushInterval) < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("flush_interval %v is too short (minimum 10ms)", f.FlushInterval))
+	}
+	switch f.Idle {
+	case "", "delete", "zero":
+	default:
+		errs = append(errs, fmt.Errorf("idle %q: want \"delete\" or \"zero\"", f.Idle))
+	}
+	if err := f.Aggregate().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, b := range f.Backends {
+		switch b {
+		case "stdout", "discard", "monitis", "netuitive":
+		default:
+			errs = append(errs, fmt.Errorf("unknown backend %q (want stdout, discard, monitis or netuitive)", b))
+		}
+	}
+	switch f.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", f.LogLevel))
+	}
+	switch f.LogFormat {
+	case "", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log_format %q: want text or json", f.LogFormat))
+	}
+	if f.ReadBuffer < 0 || f.UDPReaders < 0 || f.MaxTimerValues < 0 {
+		errs = append(errs, errors.New("read_buffer, udp_readers and max_timer_values must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Aggregate returns the aggregation settings.
+func (f *File) Aggregate() aggregate.Config {
+	c := aggregate.Config{
+		Interval:    time.Duration(f.FlushInterval),
+		Percentiles: f.Percentiles,
+		MaxValues:   f.MaxTimerValues,
+		IdleTTL:     time.Duration(f.IdleTTL),
+		GaugeTTL:    time.Duration(f.GaugeTTL),
+	}
+	if f.Idle == "zero" {
+		c.Idle = aggregate.IdleZero
+	}
+	return c
+}

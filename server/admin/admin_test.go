@@ -1,0 +1,61 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestEndpoints(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "statsd_agent_lines_received_total", Help: "x"})
+	reg.MustRegister(c)
+	c.Add(42)
+	s, err := Listen(Config{Addr: "127.0.0.1:0", Gatherer: reg, Health: func() Health {
+		return Health{Status: "ok", Version: "test", Backends: []string{"stdout"}}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve() }()
+	defer s.Shutdown(context.Background())
+	base := "http://" + s.Addr().String()
+
+	body := get(t, base+"/metrics", 200)
+	if !strings.Contains(body, "statsd_agent_lines_received_total 42") {
+		t.Errorf("/metrics lacks the counter:\n%s", body)
+	}
+	var h Health
+	if err := json.Unmarshal([]byte(get(t, base+"/healthz", 200)), &h); err != nil || h.Status != "ok" || h.Backends[0] != "stdout" {
+		t.Errorf("/healthz = %+v, %v", h, err)
+	}
+	get(t, base+"/nope", 404)
+	if !strings.Contains(get(t, base+"/", 200), `href="/metrics"`) {
+		t.Error("index does not link /metrics")
+	}
+}
+
+func get(t *testing.T, url string, code int) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != code {
+		t.Fatalf("GET %s: %d, want %d", url, resp.StatusCode, code)
+	}
+	return string(b)
+}
+
+func TestListenError(t *testing.T) {
+	if _, err := Listen(Config{Addr: "127.0.0.1:bad"}); err == nil {
+		t.Error("bad address accepted")
+	}
+}
