@@ -35,7 +35,7 @@ func TestTCPLinesAcrossReadsAndLimits(t *testing.T) {
 		}
 	}
 	write("tcpa:1|c\ntcpb:2|")
-	time.Sleep(20 * time.Millisecond) // let the first part arrive as its own read
+	time.Sleep(20 * time.Millisecond)                                      // let the first part arrive as its own read
 	write("c\n" + strings.Repeat("x", 300) + ":1|c\ntcpa:1|c\r\ntcpb:5|c") // overlong line, then a final line without newline
 	c.Close()
 	waitLines(t, a, 5)
