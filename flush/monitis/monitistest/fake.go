@@ -66,6 +66,8 @@ type Options struct {
 	// UnknownActionStatus is the HTTP status of an unsupported action;
 	// 0 means 400.
 	UnknownActionStatus int
+	// FirstMonitorID is the id of the first monitor created; 0 means 1001.
+	FirstMonitorID int64
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
 }
@@ -149,6 +151,9 @@ func New(opts Options) *Fake {
 		accounts: make(map[string]*account),
 		requests: make(map[string]int),
 		nextID:   1000,
+	}
+	if opts.FirstMonitorID > 0 {
+		f.nextID = opts.FirstMonitorID - 1
 	}
 	if f.now == nil {
 		f.now = time.Now
@@ -883,6 +888,11 @@ func (f *Fake) parseParams(s string, min, max int) ([]param, error) {
 	}
 	return out, nil
 }
+
+// ParseItems splits a mini-format value (resultParams, monitorParams,
+// results) into items of min..max fields, as the fake does, so clients can
+// check that what they encode reads back.
+func ParseItems(s string, min, max int) ([][]string, error) { return parseItems(s, min, max) }
 
 // parseItems splits a mini-format value as spec §4.5 recommends: split on
 // ';' (dropping empty items); an item without a literal ':' is
