@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"bytes"
-	"slices"
 	"strings"
 )
 
@@ -159,7 +158,7 @@ func (p *Parser) tagList() []Tag {
 	if len(p.spans) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(p.spans, compareSpans)
+	p.sortSpans()
 	tags := make([]Tag, len(p.spans))
 	for i, s := range p.spans {
 		tags[i] = Tag{Key: string(s.key), Value: string(s.val)}

@@ -30,10 +30,18 @@ func FuzzParse(f *testing.F) {
 		{},
 		{NoSanitize: true, NoGaugeDeltas: true, UnknownTypeAsCounter: true, MaxValuesPerLine: 8},
 	}
+	// reused parse every input in turn, so their scratch memory carries
+	// whatever the previous inputs left; their results must equal a fresh
+	// parser's.
+	reused := []*Parser{NewParser(optionSets[0]), NewParser(optionSets[1])}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		for _, opts := range optionSets {
+		for k, opts := range optionSets {
 			p, q := NewParser(opts), NewParser(opts)
 			res, err := p.Parse(line)
+			again, err2 := reused[k].Parse(line)
+			if err != err2 || !sameResult(&res, &again) {
+				t.Fatalf("Parse(%q) differs between a fresh and a reused parser:\n%+v, %v\n%+v, %v", line, res, err, again, err2)
+			}
 			if err != nil && Reason(err) == ReasonOther {
 				t.Fatalf("Parse(%q): error %v has no reason", line, err)
 			}
@@ -86,6 +94,17 @@ func checkSample(t *testing.T, line []byte, opts Options, s *Sample) {
 	case s.Timestamp < 0:
 		t.Fatalf("Parse(%q): timestamp %v", line, s.Timestamp)
 	}
+	tags := ParseTags(s.Tags)
+	for i := 1; i < len(tags); i++ {
+		if tags[i-1].Key > tags[i].Key {
+			t.Fatalf("Parse(%q): tags %q not sorted by key", line, s.Tags)
+		}
+	}
+	for _, tag := range tags {
+		if tag.Key == "" {
+			t.Fatalf("Parse(%q): tags %q hold an empty key", line, s.Tags)
+		}
+	}
 	if !opts.NoSanitize {
 		for _, c := range s.Name {
 			if nameClass[c] != clsKeep {
@@ -93,6 +112,18 @@ func checkSample(t *testing.T, line []byte, opts Options, s *Sample) {
 			}
 		}
 	}
+}
+
+func sameResult(a, b *Result) bool {
+	if len(a.Samples) != len(b.Samples) || (a.Event == nil) != (b.Event == nil) || (a.ServiceCheck == nil) != (b.ServiceCheck == nil) {
+		return false
+	}
+	for i := range a.Samples {
+		if !sameSample(&a.Samples[i], &b.Samples[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameSample(a, b *Sample) bool {

@@ -128,8 +128,27 @@ func (p *Parser) Parse(line []byte) (Result, error) {
 
 // parseMetric parses a metric line in any of its dialects.
 func (p *Parser) parseMetric(line []byte) (Result, error) {
-	colon := bytes.IndexByte(line, ':')
-	if colon < 0 || bytes.IndexByte(line[:colon], '|') >= 0 {
+	// One pass over the name finds its end (the first ':'), the first
+	// name-embedded tag delimiter, and whether the sanitiser has work to do.
+	colon, delim, dirty := -1, -1, false
+scan:
+	for i, c := range line {
+		switch scanClass[c] {
+		case scanPlain:
+		case scanColon:
+			colon = i
+			break scan
+		case scanPipe:
+			return Result{}, ErrNoValue
+		case scanDelim:
+			if delim < 0 {
+				delim = i
+			}
+		default:
+			dirty = true
+		}
+	}
+	if colon < 0 {
 		return Result{}, ErrNoValue
 	}
 	if colon == 0 {
@@ -144,7 +163,7 @@ func (p *Parser) parseMetric(line []byte) (Result, error) {
 		return Result{}, ErrNoType
 	}
 
-	name, styled, err := p.parseName(line[:colon])
+	name, styled, err := p.parseName(line[:colon], delim, dirty)
 	if err != nil {
 		return Result{}, err
 	}
@@ -159,15 +178,45 @@ func (p *Parser) parseMetric(line []byte) (Result, error) {
 		return Result{}, err
 	}
 	var st fieldState
-	if err := p.parseFields(opt, &st); err != nil {
-		return Result{}, err
+	if opt != nil {
+		if err := p.parseFields(opt, &st); err != nil {
+			return Result{}, err
+		}
+		if styled && st.dogTags {
+			return Result{}, ErrMixedTagStyles
+		}
 	}
-	if styled && st.dogTags {
-		return Result{}, ErrMixedTagStyles
-	}
-	tmpl := p.template(name, typ, &st)
-	return p.appendValues(tmpl, rest[:pipe])
+	p.samples = append(p.samples, Sample{})
+	p.template(&p.samples[0], name, typ, &st)
+	return p.appendValues(rest[:pipe])
 }
+
+// Byte classes for the scan of a metric name.
+const (
+	scanPlain = iota // kept as is by the sanitiser
+	scanColon
+	scanPipe
+	scanDelim // starts name-embedded tags: ',' ';' '#' '['
+	scanDirty // changed or deleted by the sanitiser
+)
+
+var scanClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c == ':':
+			t[c] = scanColon
+		case c == '|':
+			t[c] = scanPipe
+		case c == ',', c == ';', c == '#', c == '[':
+			t[c] = scanDelim
+		case nameClass[c] == clsKeep:
+			t[c] = scanPlain
+		default:
+			t[c] = scanDirty
+		}
+	}
+	return t
+}()
 
 // isLegacy reports whether a line is a reference multi-sample line
 // ("n:1|c:2|ms") rather than a DogStatsD one, given its type field and the
@@ -207,7 +256,8 @@ func (p *Parser) parseLegacy(name []byte, styled bool, rest []byte) (Result, err
 	if bytes.Count(body, []byte{':'})+1 > p.maxVals {
 		return Result{}, ErrTooManyValues
 	}
-	tmpl := p.template(name, 0, &st)
+	var tmpl Sample
+	p.template(&tmpl, name, 0, &st)
 	var first error
 	for body != nil {
 		var chunk []byte
@@ -216,7 +266,7 @@ func (p *Parser) parseLegacy(name []byte, styled bool, rest []byte) (Result, err
 		} else {
 			chunk, body = body, nil
 		}
-		if err := p.parseChunk(tmpl, chunk); err != nil && first == nil {
+		if err := p.parseChunk(&tmpl, chunk); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -225,7 +275,7 @@ func (p *Parser) parseLegacy(name []byte, styled bool, rest []byte) (Result, err
 
 // parseChunk parses one "value|type[|@rate]" chunk of a legacy line and
 // appends its sample.
-func (p *Parser) parseChunk(tmpl Sample, chunk []byte) error {
+func (p *Parser) parseChunk(shared *Sample, chunk []byte) error {
 	pipe := bytes.IndexByte(chunk, '|')
 	if pipe < 0 {
 		if len(chunk) == 0 {
@@ -238,7 +288,7 @@ func (p *Parser) parseChunk(tmpl Sample, chunk []byte) error {
 	if err != nil {
 		return err
 	}
-	st := fieldState{rate: tmpl.SampleRate, timestamp: tmpl.Timestamp}
+	st := fieldState{rate: shared.SampleRate, timestamp: shared.Timestamp}
 	if err := p.parseFields(opt, &st); err != nil {
 		return err
 	}
@@ -246,6 +296,7 @@ func (p *Parser) parseChunk(tmpl Sample, chunk []byte) error {
 		// Unreachable: the line was cut before its first "|#".
 		return ErrInvalidTags
 	}
+	tmpl := *shared
 	tmpl.Type = typ
 	tmpl.SampleRate = st.rate
 	tmpl.Timestamp = st.timestamp
@@ -254,95 +305,114 @@ func (p *Parser) parseChunk(tmpl Sample, chunk []byte) error {
 	}
 	val := chunk[:pipe]
 	if typ == Set {
-		p.appendSet(tmpl, val)
-		return nil
+		tmpl.SetMember = p.member(val)
+	} else {
+		if len(val) == 0 {
+			return ErrNoValue
+		}
+		if tmpl.Value, tmpl.Delta, err = p.number(typ, val); err != nil {
+			return err
+		}
 	}
-	if len(val) == 0 {
-		return ErrNoValue
-	}
-	return p.appendNumber(tmpl, val)
+	p.samples = append(p.samples, tmpl)
+	return nil
 }
 
 // template builds the fields shared by every sample of a line: name,
 // canonical tags, rate, timestamp and container ID.
-func (p *Parser) template(name []byte, typ Type, st *fieldState) Sample {
-	s := Sample{Name: name, Type: typ, SampleRate: st.rate, Timestamp: st.timestamp}
+func (p *Parser) template(s *Sample, name []byte, typ Type, st *fieldState) {
+	s.Name, s.Type, s.SampleRate, s.Timestamp = name, typ, st.rate, st.timestamp
 	if s.SampleRate == 0 {
 		s.SampleRate = 1
 	}
-	s.Tags = p.canonicalTags()
+	if len(p.spans) > 0 {
+		s.Tags = p.canonicalTags()
+	}
 	if len(st.container) > 0 {
 		s.ContainerID = p.copyClean(st.container)
 	}
-	return s
 }
 
 // appendValues appends the samples of a DogStatsD value field: one set
-// member, or one or more ':'-separated numbers (empty ones skipped).
-func (p *Parser) appendValues(tmpl Sample, values []byte) (Result, error) {
-	if tmpl.Type == Set {
+// member, or one or more ':'-separated numbers (empty ones skipped). The
+// line's first sample, p.samples[0], already holds every other field: it is
+// filled in with the first value and copied for the others.
+func (p *Parser) appendValues(values []byte) (Result, error) {
+	if p.samples[0].Type == Set {
 		// Sets take the whole field as one opaque member; DogStatsD does not
 		// allow packing for sets.
-		p.appendSet(tmpl, values)
+		p.samples[0].SetMember = p.member(values)
 		return Result{Samples: p.result()}, nil
 	}
 	var first error
-	n := 0
+	n, made := 0, 0
 	for values != nil {
-		var v []byte
+		var b []byte
 		if i := bytes.IndexByte(values, ':'); i >= 0 {
-			v, values = values[:i], values[i+1:]
+			b, values = values[:i], values[i+1:]
 		} else {
-			v, values = values, nil
+			b, values = values, nil
 		}
-		if len(v) == 0 {
+		if len(b) == 0 {
 			continue
 		}
 		if n++; n > p.maxVals {
 			p.samples = p.samples[:0]
 			return Result{}, ErrTooManyValues
 		}
-		if err := p.appendNumber(tmpl, v); err != nil && first == nil {
-			first = err
+		v, delta, err := p.number(p.samples[0].Type, b)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
 		}
+		if made > 0 {
+			p.samples = append(p.samples, p.samples[0])
+		}
+		s := &p.samples[len(p.samples)-1]
+		s.Value, s.Delta = v, delta
+		made++
 	}
-	if n == 0 {
-		return Result{}, ErrNoValue
+	if made == 0 {
+		p.samples = p.samples[:0]
+		if n == 0 {
+			return Result{}, ErrNoValue
+		}
+		return Result{}, first
 	}
 	return Result{Samples: p.result()}, first
 }
 
-// appendNumber parses one numeric value and appends its sample.
-func (p *Parser) appendNumber(s Sample, b []byte) error {
+// number parses one value of a sample of type t.
+func (p *Parser) number(t Type, b []byte) (v float64, delta bool, err error) {
 	v, signed, ok := parseNumber(b)
 	if !ok {
-		return ErrInvalidValue
+		return 0, false, ErrInvalidValue
 	}
-	switch s.Type {
+	switch t {
 	case Timer:
 		// The reference rejects negative timers (R3.6); -0 is fine.
+		// Histograms and distributions take negative values, as DogStatsD
+		// does.
 		if v < 0 {
-			return ErrNegativeTimer
+			return 0, false, ErrNegativeTimer
 		}
 	case Gauge:
-		s.Delta = signed && !p.opts.NoGaugeDeltas
+		delta = signed && !p.opts.NoGaugeDeltas
 	}
-	s.Value = v
-	p.samples = append(p.samples, s)
-	return nil
+	return v, delta, nil
 }
 
-// appendSet appends a set sample whose member is b ("0" when empty, as in
-// the reference server).
-func (p *Parser) appendSet(s Sample, b []byte) {
+// member copies a set member into p.buf; an empty member is "0", as in the
+// reference server.
+func (p *Parser) member(b []byte) []byte {
 	if len(b) == 0 {
-		s.SetMember = zeroMember
-	} else {
-		start := len(p.buf)
-		p.buf = append(p.buf, b...)
-		s.SetMember = p.buf[start:len(p.buf):len(p.buf)]
+		return zeroMember
 	}
-	p.samples = append(p.samples, s)
+	start := len(p.buf)
+	p.buf = append(p.buf, b...)
+	return p.buf[start:len(p.buf):len(p.buf)]
 }
 
 var zeroMember = []byte{'0'}
@@ -473,59 +543,57 @@ func nextField(b []byte) (field, rest []byte) {
 // parseName parses the name part of a metric line: it extracts tags in the
 // InfluxDB (name,k=v,k2=v2), Graphite (name;k=v;k2=v2), Librato
 // (name#k=v,k2=v2) or SignalFx (name[k=v,k2=v2]suffix) style into p.spans,
-// and copies the base name, sanitised unless disabled, into p.buf. styled
-// reports whether the name used one of those styles. The first of ',', ';',
-// '#' or '[' decides the style.
-func (p *Parser) parseName(raw []byte) (name []byte, styled bool, err error) {
+// and copies the base name, sanitised unless disabled, into p.buf. delim is
+// the index of the first of ',', ';', '#' or '[' (which decides the style),
+// or -1; dirty reports whether raw holds bytes the sanitiser changes. styled
+// reports whether the name used a tag style.
+func (p *Parser) parseName(raw []byte, delim int, dirty bool) (name []byte, styled bool, err error) {
 	start := len(p.buf)
-	delim := -1
-	for i, c := range raw {
-		if c == ',' || c == ';' || c == '#' || c == '[' {
-			delim = i
-			break
-		}
-	}
 	if delim < 0 {
 		p.buf = append(p.buf, raw...)
-	} else {
-		styled = true
-		p.buf = append(p.buf, raw[:delim]...)
-		tags := raw[delim+1:]
-		sep := byte(',')
-		switch raw[delim] {
-		case ';':
-			sep = ';'
-		case '[':
-			end := bytes.IndexByte(tags, ']')
-			if end < 0 {
+		if dirty && !p.opts.NoSanitize {
+			p.buf = p.buf[:start+sanitize(p.buf[start:])]
+			if len(p.buf) == start {
+				return nil, false, ErrEmptyName
+			}
+		}
+		return p.buf[start:len(p.buf):len(p.buf)], false, nil
+	}
+
+	p.buf = append(p.buf, raw[:delim]...)
+	tags := raw[delim+1:]
+	sep := byte(',')
+	switch raw[delim] {
+	case ';':
+		sep = ';'
+	case '[':
+		end := bytes.IndexByte(tags, ']')
+		if end < 0 {
+			return nil, false, ErrInvalidTags
+		}
+		suffix := tags[end+1:]
+		for _, c := range suffix {
+			if scanClass[c] == scanDelim {
 				return nil, false, ErrInvalidTags
 			}
-			suffix := tags[end+1:]
-			for _, c := range suffix {
-				if c == ',' || c == ';' || c == '#' || c == '[' {
-					return nil, false, ErrInvalidTags
-				}
-			}
-			tags = tags[:end]
-			p.buf = append(p.buf, suffix...)
 		}
-		if err := p.parseNameTags(tags, sep); err != nil {
-			return nil, false, err
-		}
+		tags = tags[:end]
+		p.buf = append(p.buf, suffix...)
+	}
+	if err := p.parseNameTags(tags, sep); err != nil {
+		return nil, false, err
 	}
 	if !p.opts.NoSanitize {
 		p.buf = p.buf[:start+sanitize(p.buf[start:])]
-	}
-	end := len(p.buf)
-	if end == start {
-		return nil, false, ErrEmptyName
-	}
-	if p.opts.NoSanitize && bytes.HasPrefix(p.buf[start:], []byte("_e{")) {
+	} else if bytes.HasPrefix(p.buf[start:], []byte("_e{")) {
 		// Only reachable through the SignalFx style ("[k=v]_e{x"): such a
 		// name could not be written back as a metric line.
 		return nil, false, ErrInvalidTags
 	}
-	return p.buf[start:end:end], styled, nil
+	if len(p.buf) == start {
+		return nil, false, ErrEmptyName
+	}
+	return p.buf[start:len(p.buf):len(p.buf)], true, nil
 }
 
 // parseNameTags parses name-embedded tags "k=v<sep>k2=v2" into p.spans.
@@ -623,9 +691,7 @@ func (p *Parser) canonicalTags() []byte {
 	if len(p.spans) == 0 {
 		return nil
 	}
-	if len(p.spans) > 1 {
-		slices.SortStableFunc(p.spans, compareSpans)
-	}
+	p.sortSpans()
 	start := len(p.buf)
 	for i := range p.spans {
 		s := &p.spans[i]
@@ -641,7 +707,29 @@ func (p *Parser) canonicalTags() []byte {
 	return p.buf[start:len(p.buf):len(p.buf)]
 }
 
-func compareSpans(a, b tagSpan) int {
+// sortSpans sorts p.spans stably with compareSpans: an insertion sort
+// (without allocating, fast on the short and often sorted tag lists of real
+// traffic), or the standard library's stable sort for long lists.
+func (p *Parser) sortSpans() {
+	s := p.spans
+	if len(s) > 24 {
+		slices.SortStableFunc(s, func(a, b tagSpan) int { return compareSpans(&a, &b) })
+		return
+	}
+	for i := 1; i < len(s); i++ {
+		if compareSpans(&s[i-1], &s[i]) <= 0 {
+			continue
+		}
+		t := s[i]
+		j := i
+		for ; j > 0 && compareSpans(&s[j-1], &t) > 0; j-- {
+			s[j] = s[j-1]
+		}
+		s[j] = t
+	}
+}
+
+func compareSpans(a, b *tagSpan) int {
 	if c := bytes.Compare(a.key, b.key); c != 0 {
 		return c
 	}

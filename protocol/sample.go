@@ -7,6 +7,56 @@
 // scratch buffers that the samples it returns point into, so a Parser must not
 // be used by more than one goroutine at a time, and a returned Sample is valid
 // only until the next call. On the hot path parsing allocates nothing.
+//
+// # Line grammar
+//
+// A metric line is
+//
+//	<name>:<value>[:<value>...]|<type>[|@<rate>][|#<tags>][|c:<container>][|e:<external>][|card:<card>][|T<unix>]
+//
+// or, in the reference server's multi-sample form, <name>:<value>|<type>[|@<rate>]:<value>|<type>... .
+// Parse follows specs/statsd-protocol.md; where the reference server is
+// lossy or lenient we are strict and say so:
+//
+//   - Names: the name ends at the first ':'; an empty name (also one that the
+//     sanitiser empties) is ErrEmptyName. By default the reference sanitiser
+//     runs on the base name (R6.1): whitespace runs become '_', '/' becomes
+//     '-', and bytes outside [A-Za-z0-9_.;=-] are deleted (so is all
+//     non-ASCII text).
+//   - Values: [+-]digits[.digits][e[+-]digits], ".5" and "5." too. NaN,
+//     Inf, hex, spaces around the value and overflowing values are
+//     ErrInvalidValue. A leading sign makes a gauge value a delta unless
+//     Options.NoGaugeDeltas. Only timers ("ms") reject negative values
+//     (ErrNegativeTimer, R3.6): histograms and distributions accept them, as
+//     DogStatsD does. A set's value is an opaque member ("0" when empty).
+//   - Types: c, g, ms, h, d, s. Others ("zz", statsite "kv", brubeck "C")
+//     are ErrUnknownType unless Options.UnknownTypeAsCounter.
+//   - Fields after the type may come in any order. "@r" needs 0 < r <= 1
+//     (else ErrInvalidRate; a bare number such as "0.5" is a rate missing
+//     its '@' and is ErrInvalidRate too). "T<unix>" needs a positive integer
+//     (else ErrInvalidTimestamp) and is kept for every type; the aggregator
+//     decides what to do with it. "c:" is kept as Sample.ContainerID. "e:",
+//     "card:" and any other "key:value" field are ignored, as the Datadog
+//     agent ignores fields it does not know, so a newer client never costs a
+//     sample. Empty fields are ignored. Anything else is ErrUnknownField.
+//     When a field repeats, the last "@", "T" and "c:" win and all "#"
+//     sections are merged.
+//   - Tags: DogStatsD "#k:v,k2" (split at the first ':'; a tag without ':'
+//     is bare), or in the name: InfluxDB "name,k=v", Graphite "name;k=v",
+//     Librato "name#k=v", SignalFx "name[k=v]suffix" (split at the first
+//     '='). Tags are kept as received except that ',', '\r' and '\n' are
+//     removed; empty tags are skipped; a tag with an empty key is
+//     ErrInvalidTags. Sample.Tags is canonical: sorted by key, then value,
+//     joined by ',' ("key:value" or "key"), so tag order never makes a new
+//     series. A name-embedded style together with a "|#" section is
+//     ErrMixedTagStyles.
+//   - Several values: "name:1:2:3|ms" (DogStatsD packing; empty values are
+//     skipped; sets are never split) and "name:1|c:2|ms" (reference) are told
+//     apart by the rule of R2.8. Bad values cost only themselves: Parse
+//     returns the good samples with the first error.
+//   - DogStatsD events ("_e{...}") and service checks ("_sc|...") give
+//     Result.Event and Result.ServiceCheck, or ErrInvalidEvent and
+//     ErrInvalidCheck.
 package protocol
 
 import "errors"
@@ -77,9 +127,10 @@ func (t Type) IsDistribution() bool {
 type Sample struct {
 	// Name is the sanitised metric name.
 	Name []byte
-	// Tags is the canonical tag set: tags sorted by key, then value (a stable
-	// sort, so duplicate keys keep their received order), joined by ','.
-	// Each tag is "key:value", or "key" for a bare tag. Empty when untagged.
+	// Tags is the canonical tag set: tags sorted by key, then value (a bare
+	// "key" before "key:value"), joined by ','. Duplicate keys are all kept
+	// (ordered by value); exact duplicate tags are kept too. Each tag is
+	// "key:value", or "key" for a bare tag. Empty when untagged.
 	Tags []byte
 	Type Type
 	// Value is the numeric value; unused for sets.
@@ -120,7 +171,8 @@ type ServiceCheck struct {
 	Tags      []Tag
 }
 
-// Tag is one key/value tag. A bare tag (no ':' or '=') has an empty Value.
+// Tag is one key/value tag. A bare tag (no ':' in its DogStatsD form, no '='
+// in a name-embedded one) has an empty Value.
 type Tag struct {
 	Key   string
 	Value string
