@@ -1,0 +1,144 @@
+package monitis_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/statsd-agent/statsd-agent/agent"
+	"github.com/statsd-agent/statsd-agent/aggregate"
+	"github.com/statsd-agent/statsd-agent/flush"
+	"github.com/statsd-agent/statsd-agent/flush/monitis"
+	"github.com/statsd-agent/statsd-agent/flush/monitis/monitistest"
+	"github.com/statsd-agent/statsd-agent/netstat"
+)
+
+// The whole path: StatsD lines over real UDP -> agent -> Monitis backend ->
+// fake service; what getMonitorResults returns equals the flushed
+// statistics. The netstat probe's readings feed the netstat monitor in the
+// same flush, without any CLI call.
+func TestAgentUDPToMonitis(t *testing.T) {
+	srv := monitistest.NewServer(monitistest.Options{})
+	defer srv.Close()
+	b, err := monitis.New(monitis.Config{
+		URL: srv.URL, APIKey: monitistest.DefaultAPIKey, SecretKey: monitistest.DefaultSecretKey, Rate: 1000,
+	}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(agent.Config{UDP: "127.0.0.1:0", UDPReaders: 1, Aggregate: aggregate.Config{Interval: 10 * time.Second}},
+		[]flush.Backend{b}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	// The netstat probe, on the agent's shard, with a scripted source.
+	readings := []map[string]uint64{
+		{netstat.TCPSegmentsIn: 1000, netstat.TCPSegmentsOut: 800, netstat.UDPDatagramsIn: 50, netstat.UDPDatagramsOut: 40},
+		{netstat.TCPSegmentsIn: 2000, netstat.TCPSegmentsOut: 1300, netstat.UDPDatagramsIn: 150, netstat.UDPDatagramsOut: 45},
+	}
+	i := 0
+	src := netstat.SourceFunc(func(context.Context) (*netstat.Reading, error) {
+		r := &netstat.Reading{Counters: readings[i], Gauges: map[string]float64{}, Raw: map[string]uint64{}, Format: netstat.FormatLinuxProc, Width: 64}
+		i++
+		return r, nil
+	})
+	shard := a.NewShard()
+	in := netstat.NewInput(netstat.Config{Enabled: true}.Resolve(10*time.Second), src, shard.AddSamples, nil, nil)
+	for range readings {
+		if err := in.Collect(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	conn, err := net.Dial("udp", a.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	lines := []string{"shop.orders:1|c", "shop.orders:2|c", "shop.orders:3|c|@0.5", "shop.temp:21.5|g",
+		"shop.checkout:100|ms", "shop.checkout:200|ms", "shop.checkout:300|ms|#env:prod", "shop.visitors:alice|s", "shop.visitors:bob|s"}
+	if _, err := conn.Write([]byte(strings.Join(lines, "\n"))); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for a.LinesReceived() < uint64(len(lines)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d of %d lines", a.LinesReceived(), len(lines))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	at := time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
+	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer fcancel()
+	snap := a.Flush(fctx, at)
+	if snap == nil {
+		t.Fatal("no snapshot")
+	}
+
+	// Read back through the API.
+	c, err := monitis.NewClient(monitis.ClientConfig{BaseURL: srv.URL, APIKey: monitistest.DefaultAPIKey, SecretKey: monitistest.DefaultSecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := c.Monitors(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	for _, m := range ms {
+		rs, err := c.MonitorResults(context.Background(), m.ID, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != 1 || !rs[0].CheckTime.Equal(at) {
+			t.Fatalf("monitor %s: results %+v, want one at %v", m.Name, rs, at)
+		}
+		got[m.Name] = rs[0].Values
+	}
+	// Expected from the snapshot's own statistics.
+	want := map[string]map[string]string{}
+	defaults := monitis.DefaultStats
+	for _, s := range snap.Series {
+		if strings.HasPrefix(s.Name, "netstat.") {
+			continue
+		}
+		name := s.Name
+		for _, tg := range s.Tags {
+			name += "," + tg.Key + "=" + tg.Value
+		}
+		vals := map[string]string{}
+		for _, v := range s.Values() {
+			for _, p := range defaults[s.Type.String()] {
+				if ok, _ := path.Match(p, v.Key); ok {
+					vals[v.Key] = fmt.Sprint(v.Value)
+				}
+			}
+		}
+		want[name] = vals
+	}
+	want["netstat"] = map[string]string{"tcp_packets_in": "100", "tcp_packets_out": "50", "udp_packets_in": "10", "udp_packets_out": "1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("read back (-want +got):\n%s", diff)
+	}
+	// Spot checks against the lines themselves.
+	if got["shop.orders"]["count"] != "9" || got["shop.temp"]["value"] != "21.5" || got["shop.visitors"]["count"] != "2" ||
+		got["shop.checkout"]["upper"] != "200" || got["shop.checkout,env=prod"]["mean"] != "300" {
+		t.Errorf("unexpected values: %v", got)
+	}
+}
