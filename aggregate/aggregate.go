@@ -98,6 +98,7 @@ type Aggregator struct {
 	gauges  map[string]*gaugeState
 	idle    map[string]*idleState
 	merged  map[string]*entry // reused merge buffer
+	scratch []float64         // reused by exactStats
 }
 
 type gaugeState struct {
@@ -175,15 +176,24 @@ func (a *Aggregator) Flush(now time.Time) *Snapshot {
 		a.merged = make(map[string]*entry)
 	}
 	merged := a.merged
-	for _, s := range shards {
+	olds := make([]map[string]*entry, len(shards))
+	for i, s := range shards {
 		s.mu.Lock()
 		m, ev, sc := s.m, s.events, s.checks
-		s.m = make(map[string]*entry, len(m))
+		if s.spare != nil {
+			s.m, s.spare = s.spare, nil
+		} else {
+			s.m = make(map[string]*entry, len(m))
+		}
 		s.events, s.checks = nil, nil
 		s.mu.Unlock()
+		olds[i] = m
 		snap.Events = append(snap.Events, ev...)
 		snap.ServiceChecks = append(snap.ServiceChecks, sc...)
 		for k, e := range m {
+			if !e.touched {
+				continue
+			}
 			if into, ok := merged[k]; ok {
 				into.merge(e)
 				continue
@@ -191,6 +201,26 @@ func (a *Aggregator) Flush(now time.Time) *Snapshot {
 			merged[k] = e
 		}
 	}
+	// Once the statistics are computed, every swapped-out map is reset and
+	// handed back to its shard for the next swap, so steady-state ingest
+	// reuses entries (and their value slices) instead of allocating.
+	defer func() {
+		for i, s := range shards {
+			m := olds[i]
+			for k, e := range m {
+				if e.touched {
+					e.reset()
+					continue
+				}
+				if e.idle++; e.idle >= idleEvict {
+					delete(m, k)
+				}
+			}
+			s.mu.Lock()
+			s.spare = m
+			s.mu.Unlock()
+		}
+	}()
 
 	seconds := float64(cfg.Interval.Milliseconds()) / 1000
 	series := make([]Series, 0, len(merged)+len(a.gauges))
@@ -222,7 +252,7 @@ func (a *Aggregator) Flush(now time.Time) *Snapshot {
 				Value: float64(len(e.members))})
 		default:
 			series = append(series, Series{Name: e.name, Type: e.typ, Tags: e.tags,
-				Dist: e.distStats(cfg.Percentiles, seconds)})
+				Dist: e.distStats(cfg.Percentiles, seconds, &a.scratch)})
 		}
 		if cfg.Idle == IdleZero {
 			st, ok := a.idle[k]

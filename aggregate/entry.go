@@ -20,6 +20,12 @@ type entry struct {
 	tags []protocol.Tag
 	typ  protocol.Type
 
+	// touched is set by every Add; an entry is reused across intervals
+	// (keeping its allocated slices and maps) and dropped from its shard
+	// after idleEvict untouched intervals.
+	touched bool
+	idle    int
+
 	// counter
 	sum float64
 
@@ -113,7 +119,7 @@ func (e *entry) addValue(v, weight float64, maxValues int) {
 		for _, x := range e.values {
 			_ = e.sketch.Add(x)
 		}
-		e.values = nil
+		e.values = e.values[:0]
 	}
 	_ = e.sketch.Add(v)
 }
@@ -126,12 +132,35 @@ func newSketch() *ddsketch.DDSketch {
 	return s
 }
 
+// idleEvict is the number of untouched intervals after which an entry is
+// removed from its shard, returning its memory.
+const idleEvict = 2
+
+// reset clears the interval's data, keeping allocated memory for reuse.
+func (e *entry) reset() {
+	e.touched = false
+	e.idle = 0
+	e.sum = 0
+	e.hasSet, e.setSeq, e.setVal = false, 0, 0
+	e.deltas = e.deltas[:0]
+	e.count, e.n, e.dsum, e.dsumsq, e.lo, e.hi = 0, 0, 0, 0, 0, 0
+	e.values = e.values[:0]
+	if e.sketch != nil {
+		e.sketch = nil
+	}
+	e.overflow = false
+	if e.members != nil {
+		clear(e.members)
+	}
+}
+
 // merge folds another shard's entry for the same series into e.
 func (e *entry) merge(o *entry) {
 	switch e.typ {
 	case protocol.Counter:
 		e.sum += o.sum
 	case protocol.Gauge:
+		e.touched = true
 		e.deltas = append(e.deltas, o.deltas...)
 		if o.hasSet && (!e.hasSet || o.setSeq > e.setSeq) {
 			e.hasSet, e.setSeq, e.setVal = true, o.setSeq, o.setVal
@@ -186,7 +215,7 @@ func (e *entry) gaugeValue(prev float64) float64 {
 }
 
 // distStats computes the reference server's timer statistics.
-func (e *entry) distStats(percentiles []float64, seconds float64) *DistStats {
+func (e *entry) distStats(percentiles []float64, seconds float64, scratch *[]float64) *DistStats {
 	d := &DistStats{Count: e.count, CountPS: e.count / seconds, N: e.n}
 	if e.n == 0 {
 		return d
@@ -195,7 +224,7 @@ func (e *entry) distStats(percentiles []float64, seconds float64) *DistStats {
 		e.approxStats(d, percentiles)
 		return d
 	}
-	exactStats(d, e.values, percentiles)
+	exactStats(d, e.values, percentiles, scratch)
 	return d
 }
 
@@ -204,11 +233,14 @@ func jsRound(x float64) float64 { return math.Floor(x + 0.5) }
 
 // exactStats follows statsd/statsd lib/process_metrics.js operation by
 // operation, so that results match it to the last bit.
-func exactStats(d *DistStats, values []float64, percentiles []float64) {
+func exactStats(d *DistStats, values []float64, percentiles []float64, scratch *[]float64) {
 	slices.Sort(values)
 	count := len(values)
-	cum := make([]float64, count)
-	cumSq := make([]float64, count)
+	if cap(*scratch) < 2*count {
+		*scratch = make([]float64, 2*count)
+	}
+	cum := (*scratch)[:count]
+	cumSq := (*scratch)[count : 2*count]
 	cum[0], cumSq[0] = values[0], values[0]*values[0]
 	for i := 1; i < count; i++ {
 		cum[i] = values[i] + cum[i-1]
@@ -272,7 +304,6 @@ func (e *entry) approxStats(d *DistStats, percentiles []float64) {
 	for _, v := range e.values {
 		_ = sk.Add(v)
 	}
-	e.values = nil
 	n := float64(e.n)
 	d.Sum, d.SumSquares = e.dsum, e.dsumsq
 	d.Mean = e.dsum / n

@@ -16,6 +16,7 @@ type Shard struct {
 	mu        sync.Mutex
 	agg       *Aggregator
 	m         map[string]*entry
+	spare     map[string]*entry // last interval's map, reset, for the next swap
 	events    []protocol.Event
 	checks    []protocol.ServiceCheck
 	maxValues int
@@ -46,6 +47,7 @@ func (s *Shard) Add(sm *protocol.Sample) {
 		e = newEntry(sm)
 		s.m[string(k)] = e
 	}
+	e.touched = true
 	rate := sm.SampleRate
 	if rate <= 0 || rate > 1 {
 		rate = 1
