@@ -111,14 +111,21 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	return h
 }
 
-// flush runs one Flush at time at, with budget of (fake) waiting allowed.
+// flush runs one Flush at snap.Time, with budget of (fake) waiting
+// allowed and a one-minute real deadline.
 func (h *harness) flush(t *testing.T, snap *aggregate.Snapshot, budget time.Duration) error {
+	t.Helper()
+	return h.flushWithin(t, snap, budget, time.Minute)
+}
+
+// flushWithin is flush with a real deadline (it cuts hanging requests).
+func (h *harness) flushWithin(t *testing.T, snap *aggregate.Snapshot, budget, deadline time.Duration) error {
 	t.Helper()
 	if h.clock.t.Before(snap.Time) {
 		h.clock.t = snap.Time
 	}
 	h.clock.budget = budget
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	err := h.b.Flush(ctx, snap)
 	if err != nil && strings.Contains(err.Error(), testKey) {
@@ -297,24 +304,26 @@ func TestFlushDatasourceType(t *testing.T) {
 
 func TestOutageLosesNothing(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		fault netuitivetest.Fault
+		name     string
+		fault    netuitivetest.Fault
+		deadline time.Duration // real flush deadline during the outage
 	}{
-		{"503", netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Status: 503}},
-		{"500 with body", netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Status: 500, Errors: []string{"database unavailable"}}},
-		{"429", netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Status: 429}},
-		{"dropped connection", netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Drop: true}},
-		{"hanging server", netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Hang: true}},
+		{"503", netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Status: 503}, time.Minute},
+		{"500 with body", netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Status: 500, Errors: []string{"database unavailable"}}, time.Minute},
+		{"429", netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Status: 429}, time.Minute},
+		{"dropped connection", netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Drop: true}, time.Minute},
+		// The flush deadline cuts the hanging request.
+		{"hanging server", netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Hang: true}, 100 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(c *Config) { c.Timeout = Duration(50 * time.Millisecond) })
+			h := newHarness(t, nil)
 			h.srv.InjectFault(tc.fault)
 			const outage = 4
 			var snaps []*aggregate.Snapshot
 			for i := range outage {
 				snap := e2eSnapshot(flushTime.Add(time.Duration(i)*10*time.Second), float64(i+1))
 				snaps = append(snaps, snap)
-				err := h.flush(t, snap, 3*time.Second)
+				err := h.flushWithin(t, snap, 3*time.Second, tc.deadline)
 				if err == nil || !strings.Contains(err.Error(), "queued for retry") {
 					t.Fatalf("flush %d during the outage: err = %v, want queued for retry", i, err)
 				}
@@ -322,7 +331,7 @@ func TestOutageLosesNothing(t *testing.T) {
 			if n := len(h.srv.Elements()); n != 0 {
 				t.Fatalf("fake stored %d elements during the outage", n)
 			}
-			if n := counterValue(t, h.b.m.retries); n < outage {
+			if n := counterValue(t, h.b.m.retries); n < outage || tc.fault.Hang && n != outage {
 				t.Errorf("retries = %v, want >= %d", n, outage)
 			}
 			h.srv.ClearFaults()

@@ -25,8 +25,11 @@
 //     slow or hanging responses, dropped connections.
 //
 // Choices where the spec marks the real behaviour unconfirmed are labelled
-// "guess" or "synthetic" below: the 403 for an API key not in Keys, the
-// wording of validation messages, the 400 for a non-integer check TTL.
+// "guess" or "synthetic" below: the 403 for an API key not accepted, the
+// wording of validation messages, the 400 for a non-integer check TTL, ids
+// that sanitize to "" counting as missing. One known difference: Go's
+// encoding/json matches field names case-insensitively, the Java server
+// (Jackson) does not.
 //
 // A Fake is safe for concurrent use.
 package netuitivetest
@@ -89,9 +92,11 @@ type Post struct {
 	Header         http.Header
 	Body           []byte
 	Status         int
-	// Elements and Events are the decoded payload of an accepted post.
+	// Elements and Events are the decoded payload of an accepted post;
+	// Check is set for an accepted check-in.
 	Elements []Element
 	Events   []Event
+	Check    *Check
 }
 
 // Fake is the fake ingest service. The zero value is not usable; use New.
@@ -102,6 +107,9 @@ type Fake struct {
 	ClockOffset time.Duration
 	// Logger, if set, gets one line per request (the API key redacted).
 	Logger *slog.Logger
+	// OnPost, if set, is called with every answered request, after it is
+	// recorded. Set Now, ClockOffset, Logger and OnPost before serving.
+	OnPost func(Post)
 
 	mu        sync.Mutex
 	keys      []string
@@ -113,6 +121,7 @@ type Fake struct {
 	faults    []Fault
 	closing   chan struct{}
 	closeOnce sync.Once
+	onHold    func() // tests: called when a request starts hanging
 }
 
 // New returns a Fake accepting the given API keys (none: any key). A
@@ -274,6 +283,9 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.posts = append(f.posts, p)
 	if status == http.StatusAccepted {
+		if p.Check != nil {
+			f.checks = append(f.checks, *p.Check)
+		}
 		f.elements = append(f.elements, p.Elements...)
 		for _, e := range p.Events {
 			if e.Data.ElementID == "" || !e.HasTimestamp {
@@ -284,6 +296,9 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.mu.Unlock()
+	if f.OnPost != nil {
+		f.OnPost(p)
+	}
 }
 
 // takeFault returns the fault for a request to ep, if any.
@@ -308,6 +323,9 @@ func (f *Fake) takeFault(ep Endpoint) (Fault, bool) {
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request, p *Post, rest []string) int {
 	if ft, ok := f.takeFault(p.Endpoint); ok {
 		if ft.Hang {
+			if f.onHold != nil {
+				f.onHold()
+			}
 			select {
 			case <-r.Context().Done():
 			case <-f.closing:
@@ -347,7 +365,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request, p *Post, rest []str
 	opts := parseOptions(r.Header.Get("X-Netuitive-Api-Options"))
 	switch p.Endpoint {
 	case CheckIn:
-		return f.checkIn(w, p.Key, rest)
+		return f.checkIn(w, p, rest)
 	case Webhook:
 		return f.answer(w, http.StatusAccepted, "", nil)
 	case Events:
@@ -450,15 +468,13 @@ func (f *Fake) answer(w http.ResponseWriter, status int, detail string, errs []s
 }
 
 // checkIn handles /check/{key}/{name}/{fqn}/{ttl}.
-func (f *Fake) checkIn(w http.ResponseWriter, key string, rest []string) int {
+func (f *Fake) checkIn(w http.ResponseWriter, p *Post, rest []string) int {
 	ttl, err := strconv.ParseUint(rest[2], 10, 31)
 	if err != nil {
 		// Guess: the real answer to a bad TTL is undocumented.
 		return f.answer(w, http.StatusBadRequest, "Input Validation Failed", []string{fmt.Sprintf("ttl %q is not a non-negative integer", rest[2])})
 	}
-	f.mu.Lock()
-	f.checks = append(f.checks, Check{Key: key, Name: rest[0], ElementFQN: rest[1], TTL: time.Duration(ttl) * time.Second, Time: f.now()})
-	f.mu.Unlock()
+	p.Check = &Check{Key: p.Key, Name: rest[0], ElementFQN: rest[1], TTL: time.Duration(ttl) * time.Second, Time: f.now()}
 	w.WriteHeader(http.StatusAccepted)
 	return http.StatusAccepted
 }
@@ -521,23 +537,23 @@ func (f *Fake) decodeElements(body []byte, o options) (elems []Element, errs []s
 	now := f.now()
 	for i := range elems {
 		e := &elems[i]
+		e.ID = serverSanitize(e.ID)
 		if e.ID == "" {
 			errs = append(errs, fmt.Sprintf("Missing required field 'id' on Element [index=%d]", i))
 		}
-		e.ID = serverSanitize(e.ID)
 		for j := range e.Metrics {
 			m := &e.Metrics[j]
+			m.ID = serverSanitize(m.ID)
 			if m.ID == "" {
 				errs = append(errs, fmt.Sprintf("Missing required field 'id' on Metric [element=%s, index=%d]", e.ID, j))
 			}
-			m.ID = serverSanitize(m.ID)
 		}
 		for j := range e.Samples {
 			s := &e.Samples[j]
+			s.MetricID = serverSanitize(s.MetricID)
 			if s.MetricID == "" {
 				errs = append(errs, fmt.Sprintf("Missing required field 'metricId' on Sample [element=%s, index=%d]", e.ID, j))
 			}
-			s.MetricID = serverSanitize(s.MetricID)
 			ts, present, err := parseTimestamp(s.rawTimestamp)
 			if err != nil {
 				return nil, nil, err

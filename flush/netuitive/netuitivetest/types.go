@@ -85,6 +85,15 @@ func (s *Sample) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// MarshalJSON writes the sample with its timestamp in epoch milliseconds.
+func (s Sample) MarshalJSON() ([]byte, error) {
+	type plain Sample
+	return json.Marshal(struct {
+		plain
+		Timestamp int64 `json:"timestamp"`
+	}{plain(s), s.Timestamp.UnixMilli()})
+}
+
 // Event is one event as decoded from an events post (spec section 5).
 type Event struct {
 	Type      string    `json:"type"`
@@ -120,6 +129,21 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	*e = Event(aux.plain)
 	e.rawTimestamp = aux.Timestamp
 	return nil
+}
+
+// MarshalJSON writes the event with its timestamp in epoch milliseconds
+// (omitted when it had none).
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	var ts *int64
+	if e.HasTimestamp {
+		ms := e.Timestamp.UnixMilli()
+		ts = &ms
+	}
+	return json.Marshal(struct {
+		plain
+		Timestamp *int64 `json:"timestamp,omitempty"`
+	}{plain(e), ts})
 }
 
 // Check is one check-in (heartbeat) received on /check/.
