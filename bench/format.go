@@ -75,7 +75,12 @@ func HumanCount(n float64) string {
 	case abs >= 1e3:
 		n, suffix = n/1e3, "k"
 	}
-	return strconv.FormatFloat(n, 'g', 3, 64) + suffix
+	// Three significant digits, without an exponent: 999.99 rounds to "1k".
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(n, 'g', 3, 64), 64)
+	if math.Abs(v) >= 1000 && suffix != "G" {
+		return HumanCount(v * map[string]float64{"": 1, "k": 1e3, "M": 1e6}[suffix])
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64) + suffix
 }
 
 // HumanBytes formats a byte count in binary units: 512B, 12.5MiB.

@@ -53,7 +53,7 @@ func TestParseRates(t *testing.T) {
 }
 
 func TestHuman(t *testing.T) {
-	counts := map[float64]string{0: "0", 999: "999", 1500: "1.5k", 100000: "100k", 1e6: "1M", 12345678: "12.3M", 3e9: "3G"}
+	counts := map[float64]string{0: "0", 999: "999", 1500: "1.5k", 100000: "100k", 1e6: "1M", 12345678: "12.3M", 3e9: "3G", 999_999: "1M", 999.7: "1k", 999_600_000: "1G", 0.5: "0.5", 2e12: "2000G"}
 	for in, want := range counts {
 		if got := HumanCount(in); got != want {
 			t.Errorf("HumanCount(%v) = %q, want %q", in, got, want)

@@ -38,26 +38,21 @@ func golden(t *testing.T, name string, got []byte) {
 // sweepRows is a fixed sweep result: an agent that keeps up to 1M lines/s
 // and then loses, next to a bare reader that keeps up further.
 func sweepRows() []SweepRow {
-	row := func(offered, sentRate float64, recv int64, cpu time.Duration, baseRecv int64, baseCPU time.Duration) SweepRow {
-		sent := SendStats{Lines: int64(sentRate * 5), Elapsed: 5 * time.Second}
-		return SweepRow{
-			Offered: offered, Sent: sent, Received: recv, Loss: lossPercent(sent.Lines, recv),
-			AgentCPU: cpu, HasCPU: true, PeakRSS: 42 << 20,
-			Baseline: BaselineStats{Lines: baseRecv, CPU: baseCPU}, HasBaseline: true, BaselineSent: sent,
-		}
+	m := func(sentRate float64, recv int64, cpu time.Duration, rss int64) Measure {
+		return Measure{Sent: SendStats{Lines: int64(sentRate * 5), Elapsed: 5 * time.Second}, Received: recv, CPU: cpu, HasCPU: true, PeakRSS: rss}
 	}
 	return []SweepRow{
-		row(100_000, 100_000, 500_000, 60*time.Millisecond, 500_000, 40*time.Millisecond),
-		row(1_000_000, 999_000, 4_995_000, 600*time.Millisecond, 4_995_000, 350*time.Millisecond),
-		row(3_000_000, 2_990_000, 10_000_000, 1500*time.Millisecond, 14_950_000, time.Second),
-		row(0, 9_000_000, 12_000_000, 1800*time.Millisecond, 40_000_000, 2800*time.Millisecond),
+		{Offered: 100_000, Agent: m(100_000, 500_000, 60*time.Millisecond, 42<<20), Baseline: m(100_000, 500_000, 40*time.Millisecond, 8<<20), HasBaseline: true},
+		{Offered: 1_000_000, Agent: m(999_000, 4_995_000, 600*time.Millisecond, 43<<20), Baseline: m(999_000, 4_995_000, 350*time.Millisecond, 8<<20), HasBaseline: true},
+		{Offered: 3_000_000, Agent: m(2_990_000, 10_000_000, 1500*time.Millisecond, 44<<20), Baseline: m(2_990_000, 14_950_000, time.Second, 9<<20), HasBaseline: true},
+		{Offered: 0, Agent: m(9_000_000, 12_000_000, 1800*time.Millisecond, 45<<20), Baseline: m(13_000_000, 58_000_000, 4*time.Second, 9<<20), HasBaseline: true},
 	}
 }
 
 func TestWriteTable(t *testing.T) {
 	rows := sweepRows()
 	// A row without CPU or baseline, as from -target without -pid and -no-baseline.
-	rows = append(rows, SweepRow{Offered: 50_000, Sent: SendStats{Lines: 250_000, Elapsed: 5 * time.Second}, Received: 250_000})
+	rows = append(rows, SweepRow{Offered: 50_000, Agent: Measure{Sent: SendStats{Lines: 250_000, Elapsed: 5 * time.Second}, Received: 250_000}})
 	var b bytes.Buffer
 	if err := WriteTable(&b, rows); err != nil {
 		t.Fatal(err)

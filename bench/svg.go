@@ -21,7 +21,7 @@ func xRate(r SweepRow) float64 {
 	if r.Offered > 0 {
 		return r.Offered
 	}
-	return r.Sent.Rate()
+	return r.Agent.Sent.Rate()
 }
 
 // niceCeil rounds v up to 1, 2 or 5 times a power of ten (at least min).
@@ -53,8 +53,8 @@ func WriteSVG(w io.Writer, rows []SweepRow, title string) error {
 	for _, r := range pts {
 		x := xRate(r)
 		xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
-		maxLoss = math.Max(maxLoss, math.Max(r.Loss, r.BaselineLoss()))
-		maxCPU = math.Max(maxCPU, math.Max(r.CPUPerMillion(), r.Baseline.CPUPerMillion()))
+		maxLoss = math.Max(maxLoss, math.Max(r.Agent.Loss(), r.Baseline.Loss()))
+		maxCPU = math.Max(maxCPU, math.Max(r.Agent.CPUPerMillion(), r.Baseline.CPUPerMillion()))
 	}
 	if len(pts) == 0 {
 		xmin, xmax = 1e5, 1e6
@@ -116,10 +116,12 @@ func WriteSVG(w io.Writer, rows []SweepRow, title string) error {
 			fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="3.5" fill="%s"/>`+"\n", x, y, color)
 		}
 	}
-	series(colorLoss, "", func(r SweepRow) (float64, bool) { return r.Loss, true }, lossTop)
-	series(colorCPU, "", func(r SweepRow) (float64, bool) { return r.CPUPerMillion(), r.HasCPU }, cpuTop)
-	series(colorLoss, "6 4", func(r SweepRow) (float64, bool) { return r.BaselineLoss(), r.HasBaseline }, lossTop)
-	series(colorCPU, "6 4", func(r SweepRow) (float64, bool) { return r.Baseline.CPUPerMillion(), r.HasBaseline }, cpuTop)
+	series(colorLoss, "", func(r SweepRow) (float64, bool) { return r.Agent.Loss(), true }, lossTop)
+	series(colorCPU, "", func(r SweepRow) (float64, bool) { return r.Agent.CPUPerMillion(), r.Agent.HasCPU }, cpuTop)
+	series(colorLoss, "6 4", func(r SweepRow) (float64, bool) { return r.Baseline.Loss(), r.HasBaseline }, lossTop)
+	series(colorCPU, "6 4", func(r SweepRow) (float64, bool) {
+		return r.Baseline.CPUPerMillion(), r.HasBaseline && r.Baseline.HasCPU
+	}, cpuTop)
 
 	// Mark the "max" rows, plotted at the rate sent.
 	for _, r := range pts {

@@ -38,19 +38,23 @@ type SweepConfig struct {
 	Target, VerifyURL string
 	PID               int
 
-	// Pin pins the sender's thread to CPUSender and the agent (and the
-	// baseline reader) to CPUAgent.
-	Pin                 bool
-	CPUSender, CPUAgent int
+	// BaselineCmd starts the bare reader, like AgentCmd. Empty means the
+	// running executable with DefaultBaselineArgs.
+	BaselineCmd []string
 	// NoBaseline skips the bare reader runs.
 	NoBaseline bool
+
+	// Pin pins this process (the sender) to CPUSender and the processes
+	// under test (agent, bare reader) to CPUAgent.
+	Pin                 bool
+	CPUSender, CPUAgent int
 
 	// Verifier tunes the catch-up wait.
 	Verifier Verifier
 	// Log receives progress notes; nil means none.
 	Log io.Writer
-	// AgentOutput receives the agent's stdout and stderr; nil means discard
-	// (the tail of stderr is kept for errors).
+	// AgentOutput receives the stdout and stderr of the processes started;
+	// nil means discard (the tail of stderr is kept for errors).
 	AgentOutput io.Writer
 }
 
@@ -58,55 +62,64 @@ type SweepConfig struct {
 // SweepConfig.AgentCmd is empty.
 var DefaultAgentArgs = []string{"-udp", "{udp}", "-http", "{http}", "-backend", "discard", "-flush-interval", "10s"}
 
+// DefaultBaselineArgs are the arguments given to the running executable
+// when SweepConfig.BaselineCmd is empty: `statsd-agent bench baseline`
+// serving its counters under the agent's metric names.
+var DefaultBaselineArgs = []string{"bench", "baseline", "-listen", "{udp}", "-http", "{http}"}
+
+// Measure is what one receiver (the agent or the bare reader) did with one
+// offered rate.
+type Measure struct {
+	Sent SendStats
+	// Received is the receiver's line counter delta.
+	Received int64
+	// CPU is the receiver process's CPU time during the run; HasCPU tells
+	// whether it was measured (a PID was known).
+	CPU    time.Duration
+	HasCPU bool
+	// PeakRSS is the receiver's VmHWM in bytes (0 if unknown).
+	PeakRSS int64
+}
+
+// Loss is the percentage of sent lines not received.
+func (m Measure) Loss() float64 { return lossPercent(m.Sent.Lines, m.Received) }
+
+// ReceivedRate is the received lines per second of sending.
+func (m Measure) ReceivedRate() float64 { return perSecond(m.Received, m.Sent) }
+
+// CPUPerMillion is the receiver's CPU seconds per million lines received.
+func (m Measure) CPUPerMillion() float64 {
+	if !m.HasCPU || m.Received == 0 {
+		return 0
+	}
+	return m.CPU.Seconds() / (float64(m.Received) / 1e6)
+}
+
 // SweepRow is the result for one offered rate.
 type SweepRow struct {
 	Offered float64 // lines/s; 0 for max
-	Sent    SendStats
-	// Received is the agent's line counter delta.
-	Received int64
-	Loss     float64 // percent
-	// AgentCPU is the agent process's CPU time during the run; HasCPU tells
-	// whether it was measured (a PID was known).
-	AgentCPU time.Duration
-	HasCPU   bool
-	// PeakRSS is the agent's VmHWM in bytes (0 if unknown).
-	PeakRSS int64
+	Agent   Measure
 	// Baseline is the bare reader's result at the same offered rate.
-	Baseline    BaselineStats
+	Baseline    Measure
 	HasBaseline bool
-	// BaselineSent is what the sender sent to the bare reader.
-	BaselineSent SendStats
 }
-
-// CPUPerMillion is the agent's CPU seconds per million lines received.
-func (r SweepRow) CPUPerMillion() float64 {
-	if !r.HasCPU || r.Received == 0 {
-		return 0
-	}
-	return r.AgentCPU.Seconds() / (float64(r.Received) / 1e6)
-}
-
-// ReceivedRate is the agent's received lines per second of sending.
-func (r SweepRow) ReceivedRate() float64 { return perSecond(r.Received, r.Sent) }
-
-// BaselineRate is the bare reader's received lines per second of sending.
-func (r SweepRow) BaselineRate() float64 { return perSecond(r.Baseline.Lines, r.BaselineSent) }
 
 // Ratio is the agent's received rate over the bare reader's (0 without a baseline).
 func (r SweepRow) Ratio() float64 {
-	br := r.BaselineRate()
+	br := r.Baseline.ReceivedRate()
 	if !r.HasBaseline || br == 0 {
 		return 0
 	}
-	return r.ReceivedRate() / br
+	return r.Agent.ReceivedRate() / br
 }
 
-// BaselineLoss is the bare reader's loss percent.
-func (r SweepRow) BaselineLoss() float64 { return lossPercent(r.BaselineSent.Lines, r.Baseline.Lines) }
-
 // Sweep runs each offered rate against the agent under test and, unless
-// NoBaseline, against a bare reader, and returns one row per rate. The rows
-// done so far are returned with an error.
+// NoBaseline, against a bare reader process measured the same way, and
+// returns one row per rate. The rows done so far are returned with an error.
+//
+// The bare reader runs as a process of its own, like the agent: in this
+// process, next to the sender, it would share the Go scheduler and the
+// network poller with the sender and fall far short of the machine's limit.
 func Sweep(ctx context.Context, cfg SweepConfig) ([]SweepRow, error) {
 	if len(cfg.Rates) == 0 {
 		return nil, errors.New("bench: sweep: no rates")
@@ -130,43 +143,34 @@ func Sweep(ctx context.Context, cfg SweepConfig) ([]SweepRow, error) {
 			fmt.Fprintf(cfg.Log, format+"\n", args...)
 		}
 	}
-	// With Pin, the whole process sits on the sender's CPU during the agent
-	// runs, and on the agent's CPU during the bare reader runs (but for the
-	// sender's own thread), so that in both runs the receiving side has its
-	// CPU with all of its runtime threads, as with taskset -c.
-	pinAll := func(int) error { return nil }
 	if cfg.Pin {
+		// All of this process on the sender's CPU, as with taskset -c; the
+		// processes under test are started on the agent's CPU.
 		var orig unix.CPUSet
 		if err := unix.SchedGetaffinity(0, &orig); err != nil {
 			return nil, fmt.Errorf("bench: sweep: %w", err)
 		}
 		defer pinThreads(&orig, 0)
-		pinAll = func(cpu int) error {
-			var set unix.CPUSet
-			set.Set(cpu)
-			return pinThreads(&set, 0)
+		if err := PinProcess(cfg.CPUSender); err != nil {
+			return nil, err
 		}
 	}
+	agent := receiver{cmd: cfg.AgentCmd, defaultArgs: DefaultAgentArgs, target: cfg.Target, url: cfg.VerifyURL, pid: cfg.PID}
+	base := receiver{cmd: cfg.BaselineCmd, defaultArgs: DefaultBaselineArgs}
 	var rows []SweepRow
 	for _, rate := range cfg.Rates {
 		if err := ctx.Err(); err != nil {
 			return rows, err
 		}
+		row := SweepRow{Offered: rate}
 		logf("rate %s: agent run (%v)", FormatRate(rate), cfg.Duration)
-		if err := pinAll(cfg.CPUSender); err != nil {
-			return rows, err
-		}
-		row, err := sweepAgent(ctx, cfg, pool, rate)
-		if err != nil {
+		if row.Agent, err = measure(ctx, cfg, agent, pool, rate); err != nil {
 			return rows, fmt.Errorf("bench: sweep at %s: %w", FormatRate(rate), err)
 		}
 		if !cfg.NoBaseline {
-			logf("rate %s: baseline run", FormatRate(rate))
-			if err := pinAll(cfg.CPUAgent); err != nil {
-				return rows, err
-			}
-			if row.BaselineSent, row.Baseline, err = sweepBaseline(ctx, cfg, pool, rate); err != nil {
-				return rows, fmt.Errorf("bench: sweep baseline at %s: %w", FormatRate(rate), err)
+			logf("rate %s: bare reader run", FormatRate(rate))
+			if row.Baseline, err = measure(ctx, cfg, base, pool, rate); err != nil {
+				return rows, fmt.Errorf("bench: sweep bare reader at %s: %w", FormatRate(rate), err)
 			}
 			row.HasBaseline = true
 		}
@@ -175,115 +179,69 @@ func Sweep(ctx context.Context, cfg SweepConfig) ([]SweepRow, error) {
 	return rows, nil
 }
 
-func (cfg SweepConfig) sendConfig(target string, rate float64, cpu int) SendConfig {
-	return SendConfig{Target: target, Rate: rate, Duration: cfg.Duration, Pin: cfg.Pin, CPU: cpu}
+// receiver is what a sweep sends to: a command to start per rate, or an
+// already running server (target set).
+type receiver struct {
+	cmd, defaultArgs []string
+	target, url      string
+	pid              int
 }
 
-// sweepAgent runs one rate against the agent under test.
-func sweepAgent(ctx context.Context, cfg SweepConfig, pool *Pool, rate float64) (SweepRow, error) {
-	row := SweepRow{Offered: rate}
-	target, pid := cfg.Target, cfg.PID
+// measure runs one rate against one receiver.
+func measure(ctx context.Context, cfg SweepConfig, rc receiver, pool *Pool, rate float64) (Measure, error) {
+	var m Measure
+	target, pid := rc.target, rc.pid
 	v := cfg.Verifier
-	v.URL = cfg.VerifyURL
-	if cfg.Target == "" {
-		a, err := startAgent(ctx, cfg)
+	v.URL = rc.url
+	if rc.target == "" {
+		p, err := startProc(cfg, rc.cmd, rc.defaultArgs)
 		if err != nil {
-			return row, err
+			return m, err
 		}
-		defer a.stop()
-		target, pid, v.URL = a.udp, a.cmd.Process.Pid, a.metricsURL
-		if err := a.waitReady(ctx, &v); err != nil {
-			return row, err
+		defer p.stop()
+		target, pid, v.URL = p.udp, p.cmd.Process.Pid, p.metricsURL
+		if err := p.waitReady(ctx, &v); err != nil {
+			return m, err
 		}
 	}
 	before, err := v.Scrape(ctx)
 	if err != nil {
-		return row, err
+		return m, err
 	}
 	var cpu0 time.Duration
 	if pid > 0 {
 		if cpu0, err = ProcCPU(pid); err != nil {
-			return row, err
+			return m, err
 		}
 	}
-	s, err := NewSender(cfg.sendConfig(target, rate, cfg.CPUSender), pool)
+	s, err := NewSender(SendConfig{Target: target, Rate: rate, Duration: cfg.Duration, Pin: cfg.Pin, CPU: cfg.CPUSender}, pool)
 	if err != nil {
-		return row, err
+		return m, err
 	}
-	row.Sent, err = s.Run(ctx)
+	m.Sent, err = s.Run(ctx)
 	s.Close()
 	if err != nil {
-		return row, err
+		return m, err
 	}
-	after, err := v.WaitCaughtUp(ctx, before, row.Sent.Lines)
+	after, err := v.WaitCaughtUp(ctx, before, m.Sent.Lines)
 	if err != nil {
-		return row, err
+		return m, err
 	}
-	verdict := NewVerdict(row.Sent.Lines, before, after)
-	row.Received, row.Loss = verdict.Received, verdict.Loss()
+	m.Received = NewVerdict(m.Sent.Lines, before, after).Received
 	if pid > 0 {
 		cpu1, err := ProcCPU(pid)
 		if err != nil {
-			return row, err
+			return m, err
 		}
-		row.AgentCPU, row.HasCPU = cpu1-cpu0, true
-		if row.PeakRSS, err = ProcPeakRSS(pid); err != nil {
-			return row, err
+		m.CPU, m.HasCPU = cpu1-cpu0, true
+		if m.PeakRSS, err = ProcPeakRSS(pid); err != nil {
+			return m, err
 		}
 	}
-	return row, nil
+	return m, nil
 }
 
-// sweepBaseline runs one rate against an in-process bare reader on the
-// agent's CPU.
-func sweepBaseline(ctx context.Context, cfg SweepConfig, pool *Pool, rate float64) (SendStats, BaselineStats, error) {
-	b, err := ListenBaseline(BaselineConfig{Listen: "127.0.0.1:0", Pin: cfg.Pin, CPU: cfg.CPUAgent})
-	if err != nil {
-		return SendStats{}, BaselineStats{}, err
-	}
-	rctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Go(func() { runErr = b.Run(rctx) })
-	s, err := NewSender(cfg.sendConfig(b.Addr().String(), rate, cfg.CPUSender), pool)
-	if err != nil {
-		stop()
-		wg.Wait()
-		return SendStats{}, BaselineStats{}, err
-	}
-	sent, err := s.Run(ctx)
-	s.Close()
-	if err == nil {
-		waitStable(ctx, func() int64 { return b.Stats().Lines }, sent.Lines, 200*time.Millisecond, 5*time.Second)
-	}
-	stop()
-	wg.Wait()
-	if err == nil {
-		err = runErr
-	}
-	return sent, b.Stats(), err
-}
-
-// waitStable polls count until it reaches want or stays unchanged for
-// settle, bounded by maxWait.
-func waitStable(ctx context.Context, count func() int64, want int64, settle, maxWait time.Duration) {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	deadline := time.Now().Add(maxWait)
-	last, changed := count(), time.Now()
-	for last < want && time.Since(changed) < settle && time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if c := count(); c != last {
-			last, changed = c, time.Now()
-		}
-	}
-}
-
-// agentProc is an agent process started by the sweep.
+// agentProc is a process under test (agent or bare reader) started by the sweep.
 type agentProc struct {
 	cmd             *exec.Cmd
 	udp, metricsURL string
@@ -312,7 +270,9 @@ func freeAddr(network string) (string, error) {
 	}
 }
 
-func startAgent(ctx context.Context, cfg SweepConfig) (*agentProc, error) {
+// startProc starts argv (or the running executable with defaultArgs),
+// with {udp} and {http} replaced by free loopback addresses.
+func startProc(cfg SweepConfig, argv, defaultArgs []string) (*agentProc, error) {
 	udp, err := freeAddr("udp")
 	if err != nil {
 		return nil, err
@@ -321,13 +281,12 @@ func startAgent(ctx context.Context, cfg SweepConfig) (*agentProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	argv := cfg.AgentCmd
 	if len(argv) == 0 {
 		exe, err := os.Executable()
 		if err != nil {
-			return nil, fmt.Errorf("agent command: %w", err)
+			return nil, fmt.Errorf("command under test: %w", err)
 		}
-		argv = append([]string{exe}, DefaultAgentArgs...)
+		argv = append([]string{exe}, defaultArgs...)
 	}
 	argv = expandAgentArgs(argv, udp, httpAddr)
 	a := &agentProc{udp: udp, metricsURL: "http://" + httpAddr + "/metrics", stderr: &tailBuffer{max: 4096}, done: make(chan struct{})}
@@ -338,7 +297,7 @@ func startAgent(ctx context.Context, cfg SweepConfig) (*agentProc, error) {
 		a.cmd.Stderr = io.MultiWriter(cfg.AgentOutput, a.stderr)
 	}
 	if err := startPinned(a.cmd, cfg.Pin, cfg.CPUAgent); err != nil {
-		return nil, fmt.Errorf("start agent %q: %w", strings.Join(argv, " "), err)
+		return nil, fmt.Errorf("start %q: %w", strings.Join(argv, " "), err)
 	}
 	go func() {
 		a.waitErr = a.cmd.Wait()
@@ -390,9 +349,9 @@ func (a *agentProc) waitReady(ctx context.Context, v *Verifier) error {
 		}
 		select {
 		case <-a.done:
-			return fmt.Errorf("agent exited before it was ready (%v): %s", a.waitErr, a.stderr.String())
+			return fmt.Errorf("%s exited before it was ready (%v): %s", a.cmd.Path, a.waitErr, a.stderr.String())
 		case <-ctx.Done():
-			return fmt.Errorf("agent not ready at %s: %w; stderr: %s", a.metricsURL, err, a.stderr.String())
+			return fmt.Errorf("%s not ready at %s: %w; stderr: %s", a.cmd.Path, a.metricsURL, err, a.stderr.String())
 		case <-t.C:
 		}
 	}
@@ -434,26 +393,27 @@ func (t *tailBuffer) String() string {
 
 // WriteTable writes the sweep's rows as an aligned text table.
 func WriteTable(w io.Writer, rows []SweepRow) error {
-	header := []string{"offered", "sent/s", "received/s", "loss %", "CPU s/M lines", "peak RSS", "baseline/s", "baseline loss %", "baseline CPU s/M", "ratio"}
+	header := []string{"offered", "sent/s", "received/s", "loss %", "CPU s/M lines", "peak RSS", "bare sent/s", "bare recv/s", "bare loss %", "bare CPU s/M", "ratio"}
 	table := [][]string{header}
+	cpu := func(m Measure) string {
+		if !m.HasCPU {
+			return "-"
+		}
+		return fmt.Sprintf("%.3f", m.CPUPerMillion())
+	}
 	for _, r := range rows {
-		cpu, rss, base, baseLoss, baseCPU, ratio := "-", "-", "-", "-", "-", "-"
-		if r.HasCPU {
-			cpu = fmt.Sprintf("%.3f", r.CPUPerMillion())
+		a := r.Agent
+		rss := "-"
+		if a.PeakRSS > 0 {
+			rss = HumanBytes(a.PeakRSS)
 		}
-		if r.PeakRSS > 0 {
-			rss = HumanBytes(r.PeakRSS)
+		cells := []string{FormatRate(r.Offered), HumanCount(a.Sent.Rate()), HumanCount(a.ReceivedRate()), fmt.Sprintf("%.2f", a.Loss()), cpu(a), rss}
+		if b := r.Baseline; r.HasBaseline {
+			cells = append(cells, HumanCount(b.Sent.Rate()), HumanCount(b.ReceivedRate()), fmt.Sprintf("%.2f", b.Loss()), cpu(b), fmt.Sprintf("%.2f", r.Ratio()))
+		} else {
+			cells = append(cells, "-", "-", "-", "-", "-")
 		}
-		if r.HasBaseline {
-			base = HumanCount(r.BaselineRate())
-			baseLoss = fmt.Sprintf("%.2f", r.BaselineLoss())
-			baseCPU = fmt.Sprintf("%.3f", r.Baseline.CPUPerMillion())
-			ratio = fmt.Sprintf("%.2f", r.Ratio())
-		}
-		table = append(table, []string{
-			FormatRate(r.Offered), HumanCount(r.Sent.Rate()), HumanCount(r.ReceivedRate()),
-			fmt.Sprintf("%.2f", r.Loss), cpu, rss, base, baseLoss, baseCPU, ratio,
-		})
+		table = append(table, cells)
 	}
 	widths := make([]int, len(header))
 	for _, row := range table {
