@@ -16,14 +16,18 @@ import (
 type recorder struct {
 	mu    sync.Mutex
 	times []int64
-	block chan struct{} // when non-nil, Flush waits for it or ctx
-	err   error
+	block   chan struct{} // when non-nil, Flush waits for it or ctx
+	entered chan int64    // when non-nil, receives each snapshot's time on entry
+	err     error
 	name  string
 }
 
 func (r *recorder) Name() string { return r.name }
 
 func (r *recorder) Flush(ctx context.Context, s *aggregate.Snapshot) error {
+	if r.entered != nil {
+		r.entered <- s.Time.Unix()
+	}
 	if r.block != nil {
 		select {
 		case <-r.block:
@@ -49,20 +53,24 @@ func snap(sec int64) *aggregate.Snapshot {
 
 func TestSlowBackendDoesNotDelayOthers(t *testing.T) {
 	fast := &recorder{name: "fast"}
-	slow := &recorder{name: "slow", block: make(chan struct{})}
+	slow := &recorder{name: "slow", block: make(chan struct{}), entered: make(chan int64, 10)}
 	reg := prometheus.NewRegistry()
 	f := NewFanout(FanoutConfig{Queue: 2, Registerer: reg}, fast, slow)
-	for i := int64(1); i <= 5; i++ {
-		f.Send(snap(i))
-	}
-	// The fast backend gets everything while the slow one is stuck.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for len(fast.got()) < 5 {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("fast backend got %v while slow one blocked", fast.got())
-		case <-time.After(time.Millisecond):
+	f.Send(snap(1))
+	<-slow.entered // slow is now stuck in Flush(1)
+	// The fast backend gets everything while the slow one is stuck.
+	for i := int64(1); i <= 5; i++ {
+		if i > 1 {
+			f.Send(snap(i))
+		}
+		for int64(len(fast.got())) < i {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("fast backend got %v while slow one blocked", fast.got())
+			case <-time.After(time.Millisecond):
+			}
 		}
 	}
 	close(slow.block)
