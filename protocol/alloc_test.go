@@ -27,10 +27,14 @@ var hotLines = []string{
 	"bad:x|c",
 }
 
+// manyTags has 30 tags in reverse order: the long-list sort path.
+const manyTags = "many.tags:1|c|#t30,t29,t28,t27,t26,t25,t24,t23,t22,t21,t20,t19,t18,t17,t16,t15,t14,t13,t12,t11,t10,t09,t08,t07,t06,t05,t04,t03,t02,t01"
+
 func TestParseAllocs(t *testing.T) {
 	p := NewParser(Options{})
-	lines := make([][]byte, len(hotLines))
-	for i, l := range hotLines {
+	all := append(append([]string(nil), hotLines...), manyTags)
+	lines := make([][]byte, len(all))
+	for i, l := range all {
 		lines[i] = []byte(l)
 	}
 	for _, l := range lines { // warm the scratch memory
@@ -38,7 +42,7 @@ func TestParseAllocs(t *testing.T) {
 	}
 	for i, l := range lines {
 		if n := testing.AllocsPerRun(100, func() { p.Parse(l) }); n != 0 {
-			t.Errorf("Parse(%q): %v allocations per line, want 0", hotLines[i], n)
+			t.Errorf("Parse(%q): %v allocations per line, want 0", all[i], n)
 		}
 	}
 	if n := testing.AllocsPerRun(100, func() {

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -161,6 +162,8 @@ var moreCases = []parseCase{
 	{"a:1|c|#b:1|#a:1", samples(smp("a", Counter, 1).tags("a:1,b:1")), nil},
 	{"a:1|c|#Ünï:cödé", samples(smp("a", Counter, 1).tags("Ünï:cödé")), nil},
 	{"a:1|c|c:", samples(smp("a", Counter, 1)), nil},
+	{"a:1|c|#k\r\r", samples(smp("a", Counter, 1).tags("k")), nil},
+	{"a:1|c|#k\nv:x\r|c:i\rd\r", samples(smp("a", Counter, 1).tags("kv:x").container("id")), nil},
 	{"a:1|c|c:x|c:y", samples(smp("a", Counter, 1).container("y")), nil},
 	{"a:1|c|e:x|card:high|c:ci-1", samples(smp("a", Counter, 1).container("ci-1")), nil},
 	// Packing: empty values skipped, sets never split, bad values reported.
@@ -388,6 +391,33 @@ func TestDatagram(t *testing.T) {
 				t.Errorf("reasons (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLargeDatagram parses a 9000-byte datagram (R1.3: nothing is lost).
+func TestLargeDatagram(t *testing.T) {
+	var buf []byte
+	var want []Sample
+	for i := 0; len(buf) < 9000; i++ {
+		name := fmt.Sprintf("jumbo.metric_%04d", i)
+		buf = fmt.Appendf(buf, "%s:%d|c|#i:%d\n", name, i, i)
+		want = append(want, Sample(smp(name, Counter, float64(i)).tags(fmt.Sprintf("i:%d", i))))
+	}
+	p := NewParser(Options{})
+	var got []Sample
+	for len(buf) > 0 {
+		var line []byte
+		line, buf = NextLine(buf)
+		res, err := p.Parse(line)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", line, err)
+		}
+		for _, s := range res.Samples {
+			got = append(got, cloneSample(s))
+		}
+	}
+	if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
+		t.Errorf("samples (-want +got):\n%s", diff)
 	}
 }
 
