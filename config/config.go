@@ -40,6 +40,16 @@ type File struct {
 	ReusePort bool `toml:"reuseport"`
 	// ReadBuffer is the UDP receive buffer in bytes; 0 means 8 MiB.
 	ReadBuffer int `toml:"read_buffer"`
+	// TCP is a TCP listen address for newline-delimited lines; "" disables TCP.
+	TCP string `toml:"tcp"`
+	// TCPMaxConns bounds concurrent TCP connections; 0 means 1024.
+	TCPMaxConns int `toml:"tcp_max_conns"`
+	// TCPMaxLine is the longest TCP line in bytes; 0 means 64 KiB.
+	TCPMaxLine int `toml:"tcp_max_line"`
+	// TCPIdleTimeout closes silent TCP connections; 0 means 5m.
+	TCPIdleTimeout Duration `toml:"tcp_idle_timeout"`
+	// Unixgram is the path of a Unix datagram socket; "" disables it.
+	Unixgram string `toml:"unixgram"`
 	// HTTP is the self-metrics and health endpoint's address ("none"
 	// disables it). Default 127.0.0.1:9102.
 	HTTP string `toml:"http"`

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func runMain(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	badConf := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(badConf, []byte("udp = \"127.0.0.1:0\"\nflush_intervall = \"1s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"-bogus"}, "flag provided but not defined: -bogus"},
+		{"bad duration", []string{"-flush-interval", "soon"}, "invalid value \"soon\" for flag -flush-interval"},
+		{"bad percentile", []string{"-percentiles", "90,abc"}, `percentile "abc" is not a number`},
+		{"percentile range", []string{"-percentiles", "150"}, "percentile 150 out of range"},
+		{"unknown backend", []string{"-backend", "graphite"}, `unknown backend "graphite"`},
+		{"config unknown key", []string{"-config", badConf}, `line 2: unknown key "flush_intervall"`},
+		{"missing config", []string{"-config", filepath.Join(dir, "nope.toml")}, "no such file"},
+		{"extra argument", []string{"serve"}, `unexpected argument "serve"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := runMain(t, c.args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2", code)
+			}
+			if !strings.Contains(errs, c.want) || !strings.Contains(errs, "statsd-agent -h") || out != "" {
+				t.Errorf("stderr %q, want %q and a hint; stdout %q", errs, c.want, out)
+			}
+			if strings.Contains(errs, "goroutine") || strings.Count(errs, "\n") > 2 {
+				t.Errorf("not one clear message: %q", errs)
+			}
+		})
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, out, _ := runMain(t, "-h")
+	if code != 0 || !strings.Contains(out, "-flush-interval") || !strings.Contains(out, "NETUITIVE_API_KEY") {
+		t.Errorf("-h: exit %d, output %q", code, out)
+	}
+	code, out, _ = runMain(t, "-version")
+	if code != 0 || !strings.HasPrefix(out, "statsd-agent ") {
+		t.Errorf("-version: exit %d, output %q", code, out)
+	}
+}
+
+func TestSecretsNotInHelp(t *testing.T) {
+	t.Setenv("MONITIS_APIKEY", "sekrit-api-key-123")
+	t.Setenv("NETUITIVE_API_KEY", "sekrit-netuitive-456")
+	_, out, _ := runMain(t, "-h")
+	if strings.Contains(out, "sekrit") {
+		t.Error("-h output contains a secret")
+	}
+}
+
+func TestConfigFileAndFlagOverride(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(p, []byte("flush_interval = \"3s\"\npercentiles = [50]\nudp = \"127.0.0.1:9\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, code := parseAgentFlags([]string{"-config", p, "-flush-interval=2s"}, io.Discard, io.Discard)
+	if o == nil {
+		t.Fatalf("exit %d", code)
+	}
+	if got := time.Duration(o.file.FlushInterval); got != 2*time.Second {
+		t.Errorf("flush interval %v, want the flag's 2s", got)
+	}
+	if o.file.Percentiles[0] != 50 || o.file.UDP != "127.0.0.1:9" {
+		t.Errorf("file values lost: %+v", o.file)
+	}
+}
+
+func freePort(t *testing.T, network string) string {
+	t.Helper()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().String()
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for the agent's writes and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The agent as a user runs it: defaults plus addresses, JSON lines on
+// stdout, /metrics and /healthz, and a final flush on shutdown.
+func TestServeEndToEnd(t *testing.T) {
+	udpAddr, httpAddr := freePort(t, "udp"), freePort(t, "tcp")
+	o, code := parseAgentFlags([]string{"-udp", udpAddr, "-http", httpAddr, "-flush-interval", "1h"}, io.Discard, io.Discard)
+	if o == nil {
+		t.Fatalf("exit %d", code)
+	}
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, o, &stdout, &stderr) }()
+
+	// Wait for /healthz.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + httpAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("agent not up: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c, err := net.Dial("udp", udpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("api.req:1|c|#env:prod\napi.req:2|c|@0.5|#env:prod\nlat:5|ms\nbad:x|c")); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(metrics(t, httpAddr), "statsd_agent_lines_received_total 4") {
+		if time.Now().After(deadline) {
+			t.Fatalf("lines not counted:\n%s", metrics(t, httpAddr))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m := metrics(t, httpAddr)
+	for _, want := range []string{`statsd_agent_lines_invalid_total{reason="invalid_value"} 1`, "statsd_agent_packets_received_total 1",
+		"statsd_agent_udp_kernel_drops_total 0", `statsd_agent_flush_errors_total{backend="stdout"} 0`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	cancel() // SIGTERM
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	var lines []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+	for sc.Scan() {
+		var l map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("stdout line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) != 2 {
+		t.Fatalf("stdout has %d lines, want 2:\n%s", len(lines), stdout.String())
+	}
+	if lines[0]["name"] != "api.req" || lines[0]["values"].(map[string]any)["count"] != 5.0 ||
+		lines[0]["tags"].(map[string]any)["env"] != "prod" || lines[1]["type"] != "timer" {
+		t.Errorf("final flush lines: %v", lines)
+	}
+}
+
+func metrics(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestServeReportsListenErrors(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	o, _ := parseAgentFlags([]string{"-udp", "127.0.0.1:0", "-http", l.Addr().String()}, io.Discard, io.Discard)
+	err = serve(context.Background(), o, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("serve on a busy HTTP port: %v", err)
+	}
+}
