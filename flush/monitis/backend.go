@@ -123,7 +123,12 @@ type Backend struct {
 	listed       map[string]bool // tags listed
 	authReported bool
 	outage       bool
+	paceReported bool
 }
+
+// errPaced means the flush deadline came before the rate limit allowed the
+// next request: not a failure of Monitis.
+var errPaced = errors.New("flush deadline reached while pacing requests")
 
 // monitorState is what the backend knows of one monitor.
 type monitorState struct {
@@ -298,6 +303,7 @@ func (b *Backend) deliver(ctx context.Context) {
 	}()
 	for len(b.queue) > 0 {
 		if ctx.Err() != nil {
+			b.reportBacklog()
 			return
 		}
 		p := b.queue[0]
@@ -314,7 +320,8 @@ func (b *Backend) deliver(ctx context.Context) {
 			b.recovered(delivered)
 			continue
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, errPaced) {
+			b.reportBacklog()
 			return
 		}
 		if errors.Is(err, ErrAuth) {
@@ -332,6 +339,19 @@ func (b *Backend) deliver(ctx context.Context) {
 		}
 		return
 	}
+}
+
+// reportBacklog notes that the flush deadline ended delivery with results
+// still queued: warned once, since it means the rate or the deadline is too
+// low for the number of monitors.
+func (b *Backend) reportBacklog() {
+	if b.paceReported || b.outage {
+		b.log.Debug("monitis: flush deadline reached, results stay queued", "queued", len(b.queue))
+		return
+	}
+	b.paceReported = true
+	b.log.Warn("monitis: flush deadline reached before every result was sent; they stay queued (raise -monitis-rate, or group series with -monitis-group, if this persists)",
+		"queued", len(b.queue))
 }
 
 // recovered ends a reported outage or authentication failure.
@@ -497,7 +517,7 @@ func (b *Backend) list(ctx context.Context, tag string) error {
 func (b *Backend) call(ctx context.Context, action string, fn func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
 		if err := b.limiter.Wait(ctx); err != nil {
-			return fmt.Errorf("monitis: %s: waiting for the rate limit: %w", action, err)
+			return fmt.Errorf("monitis: %s: %w (%v)", action, errPaced, err)
 		}
 		err := fn(ctx)
 		if err == nil {

@@ -164,8 +164,11 @@ func TestMapping(t *testing.T) {
 		{"netstat off", Config{NetstatMonitor: "-"}, aggregate.Series{Name: "netstat.tcp.segments_in", Type: protocol.Counter}, "netstat.tcp.segments_in", []string{"count", "rate"}},
 		{"netstat renamed", Config{NetstatMonitor: "box1 net", NetstatPrefix: "sys."}, aggregate.Series{Name: "sys.udp.datagrams_in", Type: protocol.Counter}, "box1 net", []string{"udp_packets_in"}},
 		{"netstat no prefix", Config{NetstatPrefix: "none"}, aggregate.Series{Name: "tcp.segments_out", Type: protocol.Counter, Rate: 2.5}, "netstat", []string{"tcp_packets_out"}},
-		{"netstat gauge is not a rate", Config{}, aggregate.Series{Name: "netstat.tcp.segments_in", Type: protocol.Gauge}, "netstat.tcp.segments_in", []string{"value"}},
-		{"netstat other counter", Config{}, aggregate.Series{Name: "netstat.tcp.retransmits", Type: protocol.Counter}, "netstat.tcp.retransmits", []string{"count", "rate"}},
+		{"netstat gauge", Config{}, aggregate.Series{Name: "netstat.tcp.established", Type: protocol.Gauge, Value: 3}, "netstat", []string{"tcp_established"}},
+		{"netstat other counter", Config{}, aggregate.Series{Name: "netstat.tcp.retransmits", Type: protocol.Counter}, "netstat", []string{"tcp_retransmits"}},
+		{"netstat tagged", Config{}, aggregate.Series{Name: "netstat.tcp.segments_in", Type: protocol.Counter, Tags: []protocol.Tag{{Key: "k", Value: "v"}}}, "netstat.tcp.segments_in,k=v", []string{"count", "rate"}},
+		{"netstat excluded", Config{Exclude: []string{"netstat.tcp.*"}}, aggregate.Series{Name: "netstat.tcp.segments_in", Type: protocol.Counter}, "", nil},
+		{"netstat not included", Config{Include: []string{"app.*"}}, aggregate.Series{Name: "netstat.tcp.segments_in", Type: protocol.Counter}, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -755,5 +758,25 @@ func TestBackoff(t *testing.T) {
 		if d <= 0 || d > max {
 			t.Errorf("backoff(%d) = %v, want in (0, %v]", attempt, d, max)
 		}
+	}
+}
+
+// When pacing leaves results for later, that is said once, and is not
+// taken for an outage.
+func TestBackendPacingBacklog(t *testing.T) {
+	e := newEnv(t, Config{Rate: 0.01}) // burst 1: the listing, then nothing within the deadline
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		if err := e.b.Flush(ctx, snapshot(t0.Add(time.Duration(i)*10*time.Second), 1)); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	if q := e.b.Queued(); q != 12 {
+		t.Errorf("queued = %d, want 12", q)
+	}
+	text := e.log.text()
+	if n := e.log.count(slog.LevelWarn); n != 1 || !strings.Contains(text, "flush deadline reached") || strings.Contains(text, "unreachable") {
+		t.Errorf("%d warnings:\n%s", n, text)
 	}
 }

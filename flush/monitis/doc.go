@@ -57,15 +57,20 @@
 // (or Include is empty) and none of Config.Exclude. Patterns are path.Match
 // globs, where '*' matches any run of characters except '/'.
 //
-// The netstat monitor: the netstat probe's counters tcp.segments_in,
-// tcp.segments_out, udp.datagrams_in and udp.datagrams_out (under the
-// probe's prefix, Config.NetstatPrefix, default "netstat.") feed one monitor
-// named "netstat" (Config.NetstatMonitor; "-" turns this off) with tag
-// "netstat" and the params of the Monitis SDK's netstat example:
-// tcp_packets_in, tcp_packets_out, udp_packets_in, udp_packets_out, as
-// integer packets per second over the interval. So running the agent with
-// the netstat probe and this backend feeds that monitor every interval, and
-// it reuses a monitor created by `statsd-agent monitis create-netstat netstat`.
+// The netstat monitor: the netstat probe's series (names under the probe's
+// prefix, Config.NetstatPrefix, default "netstat."; untagged) all feed one
+// monitor named "netstat" (Config.NetstatMonitor; "-" turns this off and
+// maps them like any series) with tag "netstat". Its params are those of the
+// Monitis SDK's netstat example, tcp_packets_in, tcp_packets_out,
+// udp_packets_in and udp_packets_out (from tcp.segments_in,
+// tcp.segments_out, udp.datagrams_in, udp.datagrams_out), plus one param per
+// other probe counter named after it ("tcp.retransmits" ->
+// "tcp_retransmits"), all as integer rates per second over the interval,
+// and one per probe gauge ("tcp_established") as its value. Include and
+// Exclude apply to these series too (Exclude "netstat.ip*" keeps the IP
+// counters out). So running the agent with the netstat probe and this
+// backend feeds that monitor every interval, and it reuses (and extends) a
+// monitor created by `statsd-agent monitis create-netstat netstat`.
 //
 // Provisioning is idempotent: the first delivery lists the existing
 // monitors with getMonitors (by tag) and reuses those with the same name, so
@@ -81,7 +86,9 @@
 // grouping helps). Network errors, 5xx and malformed responses are retried
 // (Config.Retries, default 3) with exponential backoff and full jitter; when
 // retries run out Monitis is deemed unreachable: the results stay queued, a
-// warning is logged once, and the next Flush tries again. Authentication
+// warning is logged once, and the next Flush tries again. When the flush
+// deadline comes first (many monitors, a low rate), the rest stays queued
+// for the next Flush and a warning says so once. Authentication
 // failures are not retried: they are logged once at Error level, naming the
 // environment variables to check, and the results stay queued; the other
 // backends are unaffected. The queue holds Config.QueueSize results

@@ -190,10 +190,10 @@ func (m *mapper) encode(s *aggregate.Snapshot) (out []*pending, conflicts int) {
 	var vals []aggregate.Value
 	for i := range s.Series {
 		sr := &s.Series[i]
-		if m.netstatOn && m.netstat(sr, get, add) {
+		if !m.selected(sr.Name) {
 			continue
 		}
-		if !m.selected(sr.Name) {
+		if m.netstatOn && m.netstat(sr, get, add) {
 			continue
 		}
 		monitor, paramBase, display := m.target(sr)
@@ -226,24 +226,39 @@ func (m *mapper) encode(s *aggregate.Snapshot) (out []*pending, conflicts int) {
 	return out, conflicts
 }
 
-// netstat maps the netstat probe's four series to the netstat monitor, as
-// integer per-second rates (the counters' rate). It reports whether sr was
-// one of them.
+// netstat maps the netstat probe's series to the netstat monitor, as
+// integers: the four of the SDK's example (tcp_packets_in, ...) and every
+// other counter as packets (or events) per second over the interval, named
+// after the probe's name ("tcp.retransmits" -> "tcp_retransmits"); gauges
+// ("tcp.established") as their value. It reports whether sr was the
+// probe's.
 func (m *mapper) netstat(sr *aggregate.Series, get func(string, string) *pending, add func(*pending, ResultParam, string)) bool {
-	if sr.Type != protocol.Counter || len(sr.Tags) != 0 || !strings.HasPrefix(sr.Name, m.netstatPrefix) {
+	if len(sr.Tags) != 0 || !strings.HasPrefix(sr.Name, m.netstatPrefix) || (sr.Type != protocol.Counter && sr.Type != protocol.Gauge) {
 		return false
 	}
 	rest := sr.Name[len(m.netstatPrefix):]
+	if rest == "" {
+		return false
+	}
+	p := get(m.netstatName, "netstat")
+	if sr.Type == protocol.Gauge {
+		if text, ok := FormatValue(math.Round(sr.Value)); ok {
+			add(p, ResultParam{Name: limit(sanitizeParam(rest), maxParamName), DisplayName: rest, UOM: "N/A", DataType: Integer}, text)
+		}
+		return true
+	}
+	text, ok := FormatValue(math.Round(sr.Rate))
+	if !ok {
+		return true
+	}
 	for _, n := range netstatParams {
 		if rest == n.series {
-			text, ok := FormatValue(math.Round(sr.Rate))
-			if ok {
-				add(get(m.netstatName, "netstat"), n.param, text)
-			}
+			add(p, n.param, text)
 			return true
 		}
 	}
-	return false
+	add(p, ResultParam{Name: limit(sanitizeParam(rest), maxParamName), DisplayName: rest, UOM: "/s", DataType: Integer}, text)
+	return true
 }
 
 // target returns the monitor of a series and, for a grouped series, the
