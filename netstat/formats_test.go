@@ -61,8 +61,8 @@ func TestParseCases(t *testing.T) {
 		{name: "net-tools: old wording", input: "Tcp:\n    1648 active connections openings\n    1525 passive connection openings\n    105 failed connection attempts\n    69 connection resets received\n    139 connections established\n    2886370 segments received\n    2890303 segments send out\n    428 segments retransmited\n    0 bad segments received.\n    212 resets sent\nUdp:\n    4901 packets received\n    107 packets to unknown port received.\n    0 packet receive errors\n    1793 packets sent\nTcpExt:\n    4 SYNs to LISTEN sockets ignored\n",
 			fixtureCase: fixtureCase{format: FormatLinuxNetTools,
 				counters: map[string]uint64{TCPActiveOpens: 1648, TCPPassiveOpens: 1525, TCPAttemptFails: 105, TCPEstabResets: 69, TCPSegmentsIn: 2886370, TCPSegmentsOut: 2890303, TCPRetransmits: 428, TCPInErrors: 0, TCPResetsOut: 212,
-					TCPChecksumErrors: 0, // Tcp complete: InCsumErrors omitted because zero
-					UDPDatagramsIn: 4901, UDPNoPorts: 107, UDPDatagramsOut: 1793, UDPRcvbufErrors: 0, // old net-tools had no rcvbuf line: zero-filled
+					TCPChecksumErrors: 0,                                                                // Tcp complete: InCsumErrors omitted because zero
+					UDPDatagramsIn:    4901, UDPNoPorts: 107, UDPDatagramsOut: 1793, UDPRcvbufErrors: 0, // old net-tools had no rcvbuf line: zero-filled
 					TCPListenDrops: 4},
 				gauges: map[string]float64{TCPEstablished: 139},
 				// TcpExt is the last section, so not provably complete: no zero-fill.
