@@ -99,9 +99,11 @@ func monitisUsagef(format string, args ...any) error {
 func (c *monitisCLI) run(args []string) int {
 	// Common flags before the command.
 	fs := c.flagSet("statsd-agent monitis")
-	fs.Usage = func() { fmt.Fprint(c.stderr, monitisUsage) }
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(c.stderr, monitisUsage)
 			return 0
 		}
 		return c.fail("", monitisUsagef("%v", err))
@@ -186,14 +188,17 @@ func (c *monitisCLI) flagSet(name string) *flag.FlagSet {
 // parse parses a command's flags, which may come before or after its
 // positional arguments, and returns the positional arguments.
 func (c *monitisCLI) parse(fs *flag.FlagSet, usage string, args []string) ([]string, error) {
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "usage: statsd-agent monitis %s\n", usage)
-		fs.PrintDefaults()
-	}
+	// The flag package's own messages are suppressed: a parse error is
+	// reported once, by fail, with a hint; -h prints the usage.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(c.stderr, "usage: statsd-agent monitis %s\n", usage)
+				fs.SetOutput(c.stderr)
+				fs.PrintDefaults()
 				return nil, err
 			}
 			return nil, monitisUsagef("%v (usage: statsd-agent monitis %s)", err, usage)

@@ -114,8 +114,8 @@ func TestMonitisCLI(t *testing.T) {
 			if !strings.Contains(stderr, st.stderrIn) {
 				t.Errorf("stderr:\n%s\nwant it to contain %q", stderr, st.stderrIn)
 			}
-			if st.code == 2 && !strings.Contains(stderr, "for help use") && !strings.Contains(stderr, "usage:") {
-				t.Errorf("usage error without a hint:\n%s", stderr)
+			if st.code == 2 && (!strings.Contains(stderr, "for help use") || strings.Count(stderr, "\n") != 2) {
+				t.Errorf("usage error is not one message and a hint:\n%s", stderr)
 			}
 			if strings.Contains(stderr, "WRONGSECRETKEY") || strings.Contains(stderr, monitistest.DefaultSecretKey) || strings.Contains(stderr, monitistest.DefaultAPIKey) {
 				t.Errorf("stderr shows a key:\n%s", stderr)
