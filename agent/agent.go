@@ -74,6 +74,9 @@ type Config struct {
 	// shutdown; 0 means 10 s.
 	ShutdownTimeout time.Duration
 
+	// Processors amend every snapshot, in order, before the backends get it.
+	Processors []flush.Processor
+
 	// Registerer receives the agent's own metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// Now returns the current time; nil means time.Now. Tests and
@@ -252,6 +255,9 @@ func (a *Agent) snapshot(now time.Time) *aggregate.Snapshot {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
 	snap := a.agg.Flush(now)
+	for _, p := range a.cfg.Processors {
+		p.Process(snap)
+	}
 	a.series.Store(int64(len(snap.Series)))
 	a.lastAt.Store(now.UnixNano())
 	return snap

@@ -44,6 +44,10 @@ type Config struct {
 	// GaugeTTL is how long a gauge is kept without an update. 0 means
 	// 5 minutes; negative means forever.
 	GaugeTTL time.Duration
+	// Sketches makes every distribution's DistStats carry a mergeable
+	// sketch of its values (DistStats.Sketch), for backends that export
+	// distributions.
+	Sketches bool
 }
 
 // DefaultInterval, DefaultMaxValues and DefaultGaugeTTL are the defaults
@@ -252,7 +256,7 @@ func (a *Aggregator) Flush(now time.Time) *Snapshot {
 				Value: float64(len(e.members))})
 		default:
 			series = append(series, Series{Name: e.name, Type: e.typ, Tags: e.tags,
-				Dist: e.distStats(cfg.Percentiles, seconds, &a.scratch)})
+				Dist: e.distStats(cfg.Percentiles, seconds, &a.scratch, cfg.Sketches)})
 		}
 		if cfg.Idle == IdleZero {
 			st, ok := a.idle[k]

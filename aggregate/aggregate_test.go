@@ -321,3 +321,34 @@ func TestAddAllocatesNothingForKnownSeries(t *testing.T) {
 		t.Errorf("Add allocated %v times per run, want 0", allocs)
 	}
 }
+
+func TestSketches(t *testing.T) {
+	for _, maxValues := range []int{0, 100} { // exact and approximate paths
+		a := New(Config{Sketches: true, MaxValues: maxValues})
+		sh := a.NewShard()
+		for i := 1; i <= 1000; i++ {
+			add(sh, sample("t", protocol.Timer, float64(i)))
+		}
+		d := find(t, a.Flush(t0), "t", protocol.Timer).Dist
+		if d.Sketch == nil || d.Sketch.GetCount() != 1000 {
+			t.Fatalf("maxValues %d: sketch %v", maxValues, d.Sketch)
+		}
+		q, _ := d.Sketch.GetValueAtQuantile(0.9)
+		if math.Abs(q-900) > 0.01*900+1 {
+			t.Errorf("maxValues %d: p90 from sketch %v, want ~900", maxValues, q)
+		}
+		// The snapshot's sketch survives the next interval's reuse of entries.
+		add(sh, sample("t", protocol.Timer, 5))
+		a.Flush(t0.Add(time.Second))
+		if d.Sketch.GetCount() != 1000 {
+			t.Errorf("maxValues %d: sketch changed after the next flush", maxValues)
+		}
+	}
+	if d := find(t, func() *Snapshot {
+		a := New(Config{})
+		add(a.NewShard(), sample("t", protocol.Timer, 1))
+		return a.Flush(t0)
+	}(), "t", protocol.Timer).Dist; d.Sketch != nil {
+		t.Error("sketch built without Config.Sketches")
+	}
+}

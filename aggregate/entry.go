@@ -9,9 +9,9 @@ import (
 	"github.com/statsd-agent/statsd-agent/protocol"
 )
 
-// sketchAccuracy is the relative accuracy of the percentile sketch used past
-// Config.MaxValues.
-const sketchAccuracy = 0.01
+// SketchAccuracy is the relative accuracy of the sketches: the one used for
+// percentiles past Config.MaxValues and DistStats.Sketch.
+const SketchAccuracy = 0.01
 
 // entry is one series' state within one shard and interval. Only the fields
 // of its type are used.
@@ -125,7 +125,7 @@ func (e *entry) addValue(v, weight float64, maxValues int) {
 }
 
 func newSketch() *ddsketch.DDSketch {
-	s, err := ddsketch.LogUnboundedDenseDDSketch(sketchAccuracy)
+	s, err := ddsketch.LogUnboundedDenseDDSketch(SketchAccuracy)
 	if err != nil {
 		panic(err) // only for an invalid constant accuracy
 	}
@@ -215,14 +215,23 @@ func (e *entry) gaugeValue(prev float64) float64 {
 }
 
 // distStats computes the reference server's timer statistics.
-func (e *entry) distStats(percentiles []float64, seconds float64, scratch *[]float64) *DistStats {
+func (e *entry) distStats(percentiles []float64, seconds float64, scratch *[]float64, sketches bool) *DistStats {
 	d := &DistStats{Count: e.count, CountPS: e.count / seconds, N: e.n}
 	if e.n == 0 {
 		return d
 	}
 	if e.overflow || e.sketch != nil {
 		e.approxStats(d, percentiles)
+		if sketches {
+			d.Sketch = e.sketch // reset drops, never reuses, the entry's sketch
+		}
 		return d
+	}
+	if sketches {
+		d.Sketch = newSketch()
+		for _, v := range e.values {
+			_ = d.Sketch.Add(v)
+		}
 	}
 	exactStats(d, e.values, percentiles, scratch)
 	return d
@@ -297,10 +306,10 @@ func exactStats(d *DistStats, values []float64, percentiles []float64, scratch *
 // statistics carry the sketch's relative error.
 func (e *entry) approxStats(d *DistStats, percentiles []float64) {
 	d.Approximate = true
-	sk := e.sketch
-	if sk == nil {
-		sk = newSketch()
+	if e.sketch == nil {
+		e.sketch = newSketch()
 	}
+	sk := e.sketch
 	for _, v := range e.values {
 		_ = sk.Add(v)
 	}

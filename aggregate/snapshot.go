@@ -2,6 +2,8 @@ package aggregate
 
 import (
 	"strconv"
+
+	"github.com/DataDog/sketches-go/ddsketch"
 	"strings"
 	"time"
 
@@ -57,6 +59,12 @@ type DistStats struct {
 	// Percentiles has one entry per configured threshold, in config order;
 	// a threshold that selects no value is omitted.
 	Percentiles []PercentileStats
+	// Sketch is a mergeable DDSketch of the interval's values (relative
+	// accuracy SketchAccuracy), set only when Config.Sketches is on. It is
+	// for backends that export distributions as such (Prometheus native
+	// histograms, OTLP exponential histograms) and for merging across
+	// agents. Backends must not modify it; copy it (Sketch.Copy) to merge.
+	Sketch *ddsketch.DDSketch
 	// Approximate is true when the series held more values than the exact
 	// store keeps, so Median and Percentiles come from a sketch with at most
 	// 1% relative error (Count, Sum, SumSquares, Mean, Lower, Upper and Std

@@ -34,3 +34,13 @@ type Closer interface {
 type Named interface {
 	Name() string
 }
+
+// Processor inspects or amends a snapshot before it is shared with the
+// backends, e.g. to add events (anomaly detection) or derived series.
+// Process is called from the flusher goroutine only, once per snapshot, in
+// the order the processors were configured; the snapshot is not yet shared,
+// so Process may append to its Series and Events. It must be fast: it
+// delays every backend.
+type Processor interface {
+	Process(s *aggregate.Snapshot)
+}

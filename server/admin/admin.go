@@ -41,6 +41,9 @@ type Config struct {
 	Health func() Health
 	// Logger receives serving errors; nil discards.
 	Logger *slog.Logger
+	// Routes adds handlers by http.ServeMux pattern, e.g. a status page at
+	// "GET /{$}" (replacing the default index) or "GET /api/status".
+	Routes map[string]http.Handler
 }
 
 // Server is the agent's HTTP endpoint.
@@ -61,11 +64,16 @@ func Handler(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(h)
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><title>statsd-agent</title><h1>statsd-agent</h1>`+
-			`<ul><li><a href="/metrics">/metrics</a> (Prometheus)</li><li><a href="/healthz">/healthz</a></li></ul>`)
-	})
+	if _, ok := cfg.Routes["GET /{$}"]; !ok {
+		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, `<!doctype html><title>statsd-agent</title><h1>statsd-agent</h1>`+
+				`<ul><li><a href="/metrics">/metrics</a> (Prometheus)</li><li><a href="/healthz">/healthz</a></li></ul>`)
+		})
+	}
+	for pattern, h := range cfg.Routes {
+		mux.Handle(pattern, h)
+	}
 	return mux
 }
 
