@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os/signal"
 	"sort"
@@ -39,7 +40,10 @@ Commands:
                                 create any custom monitor; type is 1-4 or
                                 boolean, integer, string, float
   fake-server [-addr ADDR]      serve an in-memory fake Monitis API (for trying
-                                the agent without an account)
+                                the agent without an account; -v logs requests).
+                                It accepts the keys in MONITIS_APIKEY/SECRETKEY,
+                                or without them TESTAPIKEY1234567890ABCDEF /
+                                TESTSECRETKEY1234567890ABC (made up, from the spec)
 
 Every command accepts the common flags, before or after the command:
   -sandbox     use sandbox.monitis.com and the MONITIS_SANDBOX_* keys
@@ -178,10 +182,25 @@ func describeMonitisErr(err error) string {
 func (c *monitisCLI) flagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	fs.BoolVar(&c.sandbox, "sandbox", c.sandbox, "use the Monitis sandbox and the MONITIS_SANDBOX_* keys")
-	fs.BoolVar(&c.verbose, "v", c.verbose, "print requests and responses (keys redacted) to stderr")
-	fs.StringVar(&c.url, "url", c.url, "Monitis base URL")
-	fs.StringVar(&c.validation, "validation", c.validation, "POST validation: checksum or token")
+	// Func flags, so that a value given before the command survives and
+	// the usage shows no misleading default.
+	boolFlag := func(p *bool) func(string) error {
+		return func(s string) error {
+			v, err := strconv.ParseBool(s)
+			*p = v
+			return err
+		}
+	}
+	fs.BoolFunc("sandbox", "use the Monitis sandbox and the MONITIS_SANDBOX_* keys", boolFlag(&c.sandbox))
+	fs.BoolFunc("v", "print requests and responses (keys redacted) to stderr", boolFlag(&c.verbose))
+	fs.Func("url", "Monitis base `URL` (default "+monitis.ProductionURL+", sandbox "+monitis.SandboxURL+")", func(s string) error {
+		c.url = s
+		return nil
+	})
+	fs.Func("validation", "POST validation: checksum (default) or token", func(s string) error {
+		c.validation = s
+		return nil
+	})
 	return fs
 }
 
@@ -541,6 +560,9 @@ func (c *monitisCLI) fakeServer(args []string) error {
 		return monitisUsagef("unexpected argument %q", pos[0])
 	}
 	opts := monitistest.Options{}
+	if c.verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(c.stderr, nil))
+	}
 	if k, s := monitis.KeysFromEnv(c.getenv, c.sandbox); k != "" && s != "" {
 		opts.Accounts = map[string]string{k.Reveal(): s.Reveal()}
 	}
