@@ -229,6 +229,9 @@ func (a *Agent) Metrics() *ingest.Metrics { return a.pipe.Metrics() }
 // Backends returns the backends' names.
 func (a *Agent) Backends() []string { return a.fanout.Names() }
 
+// BackendStats returns every backend's delivery state.
+func (a *Agent) BackendStats() []flush.BackendStats { return a.fanout.Stats() }
+
 // NewShard returns an aggregation shard for an in-process input such as
 // the netstat probe: call its AddSamples from one goroutine.
 func (a *Agent) NewShard() *aggregate.Shard { return a.agg.NewShard() }

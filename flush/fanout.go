@@ -38,6 +38,7 @@ type job struct {
 }
 
 type runner struct {
+	stats    BackendStats // guarded by mu
 	name     string
 	b        Backend
 	timeout  time.Duration
@@ -117,6 +118,32 @@ func NewFanout(cfg FanoutConfig, backends ...Backend) *Fanout {
 	return f
 }
 
+// BackendStats is one backend's delivery state.
+type BackendStats struct {
+	Name       string
+	Queued     int       // snapshots waiting
+	Flushes    uint64    // Flush calls made
+	Errors     uint64    // Flush calls that returned an error
+	Dropped    uint64    // snapshots dropped because the queue was full
+	LastFlush  time.Time // end of the last Flush call
+	LastError  string    // the last error, "" after a success
+	LastDurSec float64   // duration of the last Flush call in seconds
+}
+
+// Stats returns every backend's delivery state, in order.
+func (f *Fanout) Stats() []BackendStats {
+	out := make([]BackendStats, 0, len(f.runners))
+	for _, r := range f.runners {
+		r.mu.Lock()
+		st := r.stats
+		st.Name = r.name
+		st.Queued = len(r.queue)
+		r.mu.Unlock()
+		out = append(out, st)
+	}
+	return out
+}
+
 // Names returns the backends' names in order.
 func (f *Fanout) Names() []string {
 	var names []string
@@ -175,6 +202,9 @@ func (f *Fanout) enqueue(r *runner, j job) {
 	r.queue = append(r.queue, j)
 	r.mu.Unlock()
 	if lost != nil {
+		r.mu.Lock()
+		r.stats.Dropped++
+		r.mu.Unlock()
 		f.dropped.WithLabelValues(r.name).Inc()
 		f.logger.Warn("backend too slow: dropped a queued flush", "backend", r.name,
 			"flush_time", lost.snap.Time.Unix(), "series", len(lost.snap.Series))
@@ -216,7 +246,19 @@ func (f *Fanout) run(r *runner) {
 		start := time.Now()
 		err := safeFlush(ctx, r.b, j.snap)
 		cancel()
-		f.duration.WithLabelValues(r.name).Observe(time.Since(start).Seconds())
+		dur := time.Since(start)
+		f.duration.WithLabelValues(r.name).Observe(dur.Seconds())
+		r.mu.Lock()
+		r.stats.Flushes++
+		r.stats.LastFlush = time.Now()
+		r.stats.LastDurSec = dur.Seconds()
+		if err != nil {
+			r.stats.Errors++
+			r.stats.LastError = err.Error()
+		} else {
+			r.stats.LastError = ""
+		}
+		r.mu.Unlock()
 		if err != nil {
 			f.errs.WithLabelValues(r.name).Inc()
 			if r.errLog.Allow() {

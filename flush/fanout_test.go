@@ -131,3 +131,16 @@ func (panicky) Flush(context.Context, *aggregate.Snapshot) error { panic("oops")
 func containsErr(err error, s string) bool {
 	return err != nil && strings.Contains(err.Error(), s)
 }
+
+func TestStats(t *testing.T) {
+	ok := &recorder{name: "ok"}
+	bad := &recorder{name: "bad", err: errors.New("boom")}
+	f := NewFanout(FanoutConfig{}, ok, bad)
+	defer f.Close(context.Background())
+	_ = f.FlushWait(context.Background(), snap(1))
+	st := f.Stats()
+	if len(st) != 2 || st[0].Name != "ok" || st[0].Flushes != 1 || st[0].Errors != 0 || st[0].LastFlush.IsZero() ||
+		st[1].Errors != 1 || st[1].LastError != "boom" {
+		t.Errorf("stats %+v", st)
+	}
+}

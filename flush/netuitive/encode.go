@@ -1,7 +1,6 @@
 package netuitive
 
 import (
-	"encoding/json"
 	"math"
 	"sort"
 	"strconv"
@@ -11,60 +10,72 @@ import (
 	"github.com/statsd-agent/statsd-agent/protocol"
 )
 
-// The JSON shapes of the ingest API (spec sections 4 and 5). Field order
-// follows the spec's examples; element arrays are always present (empty
-// rather than absent), as the reference client sends them.
+// The JSON shapes of the ingest API (spec sections 4 and 5), written by
+// json.go in the field order of the spec's examples; element arrays are
+// always present (empty rather than absent), as the reference client sends
+// them.
 type (
 	element struct {
-		ID         string      `json:"id"`
-		Name       string      `json:"name"`
-		Type       string      `json:"type"`
-		Location   string      `json:"location,omitempty"`
-		Tags       []tag       `json:"tags"`
-		Attributes []attribute `json:"attributes"`
-		Relations  []struct{}  `json:"relations"`
-		Metrics    []metric    `json:"metrics"`
-		Samples    []sample    `json:"samples"`
+		ID, Name, Type, Location string
+		Tags                     []tag
+		Attributes               []tag
+		Metrics                  []metric
+		// Samples[i] is the sample of Metrics[i].
+		Samples []sample
 	}
+	// tag is a {name, value} pair; Null writes a null value (bare tag).
 	tag struct {
-		Name  string  `json:"name"`
-		Value *string `json:"value"` // null for a bare tag
-	}
-	attribute struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
+		Name, Value string
+		Null        bool
 	}
 	metric struct {
-		ID                 string `json:"id"`
-		Type               string `json:"type"`
-		Unit               string `json:"unit"`
-		SparseDataStrategy string `json:"sparseDataStrategy"`
-		Tags               []tag  `json:"tags"`
+		ID, Type, Unit, SparseDataStrategy string
+		Tags                               []tag
 	}
+	// sample holds the values named by the bits of has (fVal...).
 	sample struct {
-		MetricID  string   `json:"metricId"`
-		Timestamp int64    `json:"timestamp"` // epoch milliseconds
-		Val       *float64 `json:"val,omitempty"`
-		Min       *float64 `json:"min,omitempty"`
-		Max       *float64 `json:"max,omitempty"`
-		Avg       *float64 `json:"avg,omitempty"`
-		Sum       *float64 `json:"sum,omitempty"`
-		Cnt       *float64 `json:"cnt,omitempty"`
+		MetricID  string
+		Timestamp int64 // epoch milliseconds
+		v         [6]float64
+		has       uint8
 	}
 	event struct {
-		Type      string    `json:"type"`
-		Title     string    `json:"title"`
-		Source    string    `json:"source"`
-		Timestamp int64     `json:"timestamp"`
-		Tags      []tag     `json:"tags,omitempty"`
-		Data      eventData `json:"data"`
-	}
-	eventData struct {
-		ElementID string `json:"elementId"`
-		Level     string `json:"level"`
-		Message   string `json:"message,omitempty"`
+		Type, Title, Source string
+		Timestamp           int64
+		Tags                []tag
+		ElementID, Level    string
+		Message             string // omitted when ""
 	}
 )
+
+// Sample value slots, in output order.
+const (
+	fVal = iota
+	fMin
+	fMax
+	fAvg
+	fSum
+	fCnt
+)
+
+var sampleKeys = [6]string{"val", "min", "max", "avg", "sum", "cnt"}
+
+// valSample is a sample with val only.
+func valSample(v float64) sample {
+	return sample{v: [6]float64{fVal: v}, has: 1 << fVal}
+}
+
+// aggSample is a sample with the five aggregates.
+func aggSample(lo, hi, avg, sum, cnt float64) sample {
+	return sample{v: [6]float64{0, lo, hi, avg, sum, cnt}, has: 0b111110}
+}
+
+func strTag(name, value string) tag { return tag{Name: name, Value: value} }
+
+// bareNull converts a series tag: a bare tag's value is null.
+func bareNull(name, value string) tag {
+	return tag{Name: name, Value: value, Null: value == ""}
+}
 
 // kind is the endpoint a post goes to.
 type kind uint8
@@ -129,34 +140,21 @@ func encode(snap *aggregate.Snapshot, cfg *resolved) (posts []post, invalid int)
 	}
 	for len(events) > 0 {
 		n := min(per, len(events))
-		posts = append(posts, post{kind: kindEvents, body: mustJSON(events[:n]), items: n})
+		posts = append(posts, post{kind: kindEvents, body: appendEvents(nil, events[:n]), items: n})
 		events = events[n:]
 	}
 	return posts, e.invalid
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Only non-finite floats can fail, and encode drops them first.
-		panic("netuitive: encode: " + err.Error())
-	}
-	return b
-}
-
 // newElement returns the configured element with empty arrays.
 func (e *encoder) newElement() *element {
 	c := e.cfg
-	el := &element{
-		ID: c.ElementID, Name: c.ElementName, Type: c.ElementType, Location: c.Location,
-		Tags: []tag{}, Attributes: []attribute{}, Relations: []struct{}{},
-		Metrics: []metric{}, Samples: []sample{},
-	}
+	el := &element{ID: c.ElementID, Name: c.ElementName, Type: c.ElementType, Location: c.Location}
 	for _, k := range sortedKeys(c.Tags) {
-		el.Tags = append(el.Tags, tag{k, ptr(c.Tags[k])})
+		el.Tags = append(el.Tags, strTag(k, c.Tags[k]))
 	}
 	for _, k := range sortedKeys(c.Attributes) {
-		el.Attributes = append(el.Attributes, attribute{k, c.Attributes[k]})
+		el.Attributes = append(el.Attributes, strTag(k, c.Attributes[k]))
 	}
 	return el
 }
@@ -165,26 +163,14 @@ func (e *encoder) newElement() *element {
 // each carrying the samples of its metrics and the element's metadata.
 func (e *encoder) split(el *element) []post {
 	per := e.cfg.MaxMetricsPerPost
-	if len(el.Metrics) <= per {
-		return []post{{kind: kindIngest, body: mustJSON([]*element{el}), items: len(el.Samples)}}
-	}
-	// Samples are emitted in metric order, one per metric except merged
-	// vendor ids, so index samples by metric id.
-	byID := make(map[string][]sample, len(el.Metrics))
-	for _, s := range el.Samples {
-		byID[s.MetricID] = append(byID[s.MetricID], s)
-	}
 	var posts []post
-	for ms := el.Metrics; len(ms) > 0; {
-		n := min(per, len(ms))
-		part := *el
-		part.Metrics = ms[:n]
-		part.Samples = nil
-		for _, m := range ms[:n] {
-			part.Samples = append(part.Samples, byID[m.ID]...)
-		}
-		posts = append(posts, post{kind: kindIngest, body: mustJSON([]*element{&part}), items: len(part.Samples)})
-		ms = ms[n:]
+	for i := 0; i < len(el.Metrics); i += per {
+		j := min(i+per, len(el.Metrics))
+		body := make([]byte, 0, 256*(j-i)+512)
+		body = append(body, '[')
+		body = appendElement(body, el, el.Metrics[i:j], el.Samples[i:j])
+		body = append(body, ']')
+		posts = append(posts, post{kind: kindIngest, body: body, items: j - i})
 	}
 	return posts
 }
@@ -221,9 +207,9 @@ func sparse(t protocol.Type) string {
 // seriesTags converts series tags to metric tags after the statsdType tag.
 func seriesTags(s *aggregate.Series) []tag {
 	tags := make([]tag, 0, len(s.Tags)+1)
-	tags = append(tags, tag{"statsdType", ptr(s.Type.Code())})
+	tags = append(tags, strTag("statsdType", s.Type.Code()))
 	for _, t := range s.Tags {
-		tags = append(tags, tag{t.Key, bareNull(t.Value)})
+		tags = append(tags, bareNull(t.Key, t.Value))
 	}
 	return tags
 }
@@ -277,7 +263,7 @@ func (e *encoder) defaultElement(snap *aggregate.Snapshot) *element {
 				e.invalid++
 				continue
 			}
-			add(unique(e.defaultID(s)), unit(s.Type), sparse(s.Type), seriesTags(s), sample{Val: ptr(s.Value)})
+			add(unique(e.defaultID(s)), unit(s.Type), sparse(s.Type), seriesTags(s), valSample(s.Value))
 		case protocol.Timer, protocol.Histogram, protocol.Distribution:
 			d := s.Dist
 			if d == nil || d.N == 0 {
@@ -300,14 +286,14 @@ func (e *encoder) defaultElement(snap *aggregate.Snapshot) *element {
 			base := e.defaultID(s)
 			tags := seriesTags(s)
 			u := unit(s.Type)
-			add(unique(base), u, "None", tags, sample{Min: ptr(d.Lower), Max: ptr(d.Upper), Avg: ptr(d.Mean), Sum: ptr(sum), Cnt: ptr(d.Count)})
-			add(unique(base+".median"), u, "None", tags, sample{Val: ptr(d.Median)})
+			add(unique(base), u, "None", tags, aggSample(d.Lower, d.Upper, d.Mean, sum, d.Count))
+			add(unique(base+".median"), u, "None", tags, valSample(d.Median))
 			for _, p := range d.Percentiles {
 				stat := "upper_" + aggregate.Suffix(p.Threshold)
 				if p.Threshold < 0 {
 					stat = "lower_" + aggregate.Suffix(p.Threshold)
 				}
-				add(unique(base+"."+stat), u, "None", tags, sample{Val: ptr(p.Bound)})
+				add(unique(base+"."+stat), u, "None", tags, valSample(p.Bound))
 			}
 		}
 	}
@@ -349,9 +335,9 @@ func (e *encoder) elementFor(host string) string {
 	return e.cfg.ElementID
 }
 
-func appendTags(dst []tag, ts []protocol.Tag) []tag {
+func convertTags(dst []tag, ts []protocol.Tag) []tag {
 	for _, t := range ts {
-		dst = append(dst, tag{t.Key, bareNull(t.Value)})
+		dst = append(dst, bareNull(t.Key, t.Value))
 	}
 	return dst
 }
@@ -360,14 +346,14 @@ func appendTagIf(dst []tag, name, value string) []tag {
 	if value == "" {
 		return dst
 	}
-	return append(dst, tag{name, ptr(value)})
+	return append(dst, strTag(name, value))
 }
 
 // defaultEvents maps DogStatsD events and service checks to INFO events.
 func (e *encoder) defaultEvents(snap *aggregate.Snapshot) []event {
 	var out []event
 	for _, ev := range snap.Events {
-		tags := appendTags(nil, ev.Tags)
+		tags := convertTags(nil, ev.Tags)
 		tags = appendTagIf(tags, "priority", ev.Priority)
 		tags = appendTagIf(tags, "aggregation_key", ev.AggregationKey)
 		tags = appendTagIf(tags, "source_type_name", ev.SourceType)
@@ -378,7 +364,7 @@ func (e *encoder) defaultEvents(snap *aggregate.Snapshot) []event {
 		}
 		out = append(out, event{
 			Type: "INFO", Title: ev.Title, Source: src, Timestamp: e.eventTime(ev.Timestamp), Tags: tags,
-			Data: eventData{ElementID: e.elementFor(ev.Hostname), Level: alertLevel(ev.AlertType), Message: ev.Text},
+			ElementID: e.elementFor(ev.Hostname), Level: alertLevel(ev.AlertType), Message: ev.Text,
 		})
 	}
 	for _, sc := range snap.ServiceChecks {
@@ -390,11 +376,11 @@ func (e *encoder) defaultEvents(snap *aggregate.Snapshot) []event {
 		case 2:
 			level = "CRITICAL"
 		}
-		tags := appendTags(nil, sc.Tags)
-		tags = append(tags, tag{"check", ptr(sc.Name)}, tag{"status", ptr(word)})
+		tags := convertTags(nil, sc.Tags)
+		tags = append(tags, strTag("check", sc.Name), strTag("status", word))
 		out = append(out, event{
 			Type: "INFO", Title: sc.Name + " - " + word, Source: "statsd-agent", Timestamp: e.eventTime(sc.Timestamp), Tags: tags,
-			Data: eventData{ElementID: e.elementFor(sc.Hostname), Level: level, Message: sc.Message},
+			ElementID: e.elementFor(sc.Hostname), Level: level, Message: sc.Message,
 		})
 	}
 	return out
@@ -416,7 +402,7 @@ func (e *encoder) vendorElements(snap *aggregate.Snapshot) []*element {
 	for i := range snap.Series {
 		s := &snap.Series[i]
 		var host, elType, un, sds, version string
-		tags := []tag{{"statsdType", ptr(s.Type.Code())}}
+		tags := []tag{strTag("statsdType", s.Type.Code())}
 		for _, t := range s.Tags {
 			switch t.Key {
 			case "ty":
@@ -432,13 +418,12 @@ func (e *encoder) vendorElements(snap *aggregate.Snapshot) []*element {
 			case "sds":
 				sds = t.Value
 			}
-			tags = append(tags, tag{t.Key, bareNull(t.Value)})
+			tags = append(tags, bareNull(t.Key, t.Value))
 		}
 		el := main
 		if h := sanitize(host); h != "" && h != main.ID {
 			if el = byID[h]; el == nil {
-				el = &element{ID: h, Name: h, Type: e.cfg.ElementType, Tags: []tag{}, Attributes: []attribute{},
-					Relations: []struct{}{}, Metrics: []metric{}, Samples: []sample{}}
+				el = &element{ID: h, Name: h, Type: e.cfg.ElementType}
 				byID[h] = el
 				elems = append(elems, el)
 			}
@@ -459,7 +444,7 @@ func (e *encoder) vendorElements(snap *aggregate.Snapshot) []*element {
 				e.invalid++
 				continue
 			}
-			smp.Val = ptr(s.Value)
+			smp = valSample(s.Value)
 		default:
 			d := s.Dist
 			if d == nil || d.N == 0 {
@@ -471,7 +456,8 @@ func (e *encoder) vendorElements(snap *aggregate.Snapshot) []*element {
 			}
 			// netuitive-statsd ignores the sample rate of timers: val = sum.
 			n := float64(d.N)
-			smp = sample{Val: ptr(d.Sum), Min: ptr(d.Lower), Max: ptr(d.Upper), Avg: ptr(d.Mean), Sum: ptr(d.Sum), Cnt: ptr(n)}
+			smp = aggSample(d.Lower, d.Upper, d.Mean, d.Sum, n)
+			smp.v[fVal], smp.has = d.Sum, smp.has|1<<fVal
 		}
 		id := e.cfg.prefix + vendorName(s.Name)
 		k := key{el.ID, id}
@@ -499,18 +485,19 @@ func (e *encoder) vendorElements(snap *aggregate.Snapshot) []*element {
 // counts and set sizes add up (set members of different tag sets are
 // assumed distinct), a gauge takes the later value, distributions combine.
 func mergeVendor(dst, src *sample, t protocol.Type) {
+	d, s := &dst.v, &src.v
 	switch t {
 	case protocol.Counter, protocol.Set:
-		*dst.Val += *src.Val
+		d[fVal] += s[fVal]
 	case protocol.Gauge:
-		dst.Val = src.Val
+		d[fVal] = s[fVal]
 	default:
-		*dst.Min = math.Min(*dst.Min, *src.Min)
-		*dst.Max = math.Max(*dst.Max, *src.Max)
-		*dst.Sum += *src.Sum
-		*dst.Cnt += *src.Cnt
-		*dst.Val = *dst.Sum
-		*dst.Avg = *dst.Sum / *dst.Cnt
+		d[fMin] = math.Min(d[fMin], s[fMin])
+		d[fMax] = math.Max(d[fMax], s[fMax])
+		d[fSum] += s[fSum]
+		d[fCnt] += s[fCnt]
+		d[fVal] = d[fSum]
+		d[fAvg] = d[fSum] / d[fCnt]
 	}
 }
 
@@ -527,7 +514,7 @@ func (e *encoder) vendorEvents(snap *aggregate.Snapshot) []event {
 		case "CRITICAL", "WARNING":
 			level = p
 		}
-		tags := appendTags(nil, ev.Tags)
+		tags := convertTags(nil, ev.Tags)
 		tags = appendTagIf(tags, "priority", ev.Priority)
 		if ev.Timestamp > 0 {
 			tags = appendTagIf(tags, "date_happened", strconv.FormatInt(ev.Timestamp, 10))
@@ -537,7 +524,7 @@ func (e *encoder) vendorEvents(snap *aggregate.Snapshot) []event {
 		tags = appendTagIf(tags, "alert_type", ev.AlertType)
 		out = append(out, event{
 			Type: "INFO", Title: ev.Title, Source: "netuitive-statsd", Timestamp: ts, Tags: tags,
-			Data: eventData{ElementID: e.elementFor(ev.Hostname), Level: level, Message: ev.Text},
+			ElementID: e.elementFor(ev.Hostname), Level: level, Message: ev.Text,
 		})
 	}
 	for _, sc := range snap.ServiceChecks {
@@ -546,11 +533,11 @@ func (e *encoder) vendorEvents(snap *aggregate.Snapshot) []event {
 		if sc.Status == 1 || sc.Status == 2 {
 			level = word
 		}
-		tags := appendTags(nil, sc.Tags)
-		tags = append(tags, tag{"priority", ptr(word)})
+		tags := convertTags(nil, sc.Tags)
+		tags = append(tags, strTag("priority", word))
 		out = append(out, event{
 			Type: "INFO", Title: sc.Name + " - " + word, Source: "netuitive-statsd", Timestamp: ts, Tags: tags,
-			Data: eventData{ElementID: e.elementFor(sc.Hostname), Level: level, Message: sc.Message},
+			ElementID: e.elementFor(sc.Hostname), Level: level, Message: sc.Message,
 		})
 	}
 	return out
@@ -559,11 +546,11 @@ func (e *encoder) vendorEvents(snap *aggregate.Snapshot) []event {
 func setTag(tags []tag, name, value string) []tag {
 	for i := range tags {
 		if tags[i].Name == name {
-			tags[i].Value = ptr(value)
+			tags[i] = strTag(name, value)
 			return tags
 		}
 	}
-	return append(tags, tag{name, ptr(value)})
+	return append(tags, strTag(name, value))
 }
 
 // sanitize applies the reference client's rule: every character outside
@@ -623,16 +610,6 @@ func vendorName(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// bareNull returns nil for a bare tag's empty value.
-func bareNull(v string) *string {
-	if v == "" {
-		return nil
-	}
-	return &v
 }
 
 func sortedKeys(m map[string]string) []string {

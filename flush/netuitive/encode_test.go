@@ -144,7 +144,7 @@ type decodedSample struct {
 	Val, Min, Max, Avg, Sum, Cnt *float64
 }
 
-func decodeIngest(t *testing.T, posts []post) (metrics []metric, samples []decodedSample) {
+func decodeIngest(t *testing.T, posts []post) (metrics []refMetric, samples []decodedSample) {
 	t.Helper()
 	for _, p := range posts {
 		if p.kind != kindIngest {
@@ -152,7 +152,7 @@ func decodeIngest(t *testing.T, posts []post) (metrics []metric, samples []decod
 		}
 		var els []struct {
 			ID      string          `json:"id"`
-			Metrics []metric        `json:"metrics"`
+			Metrics []refMetric     `json:"metrics"`
 			Samples []decodedSample `json:"samples"`
 		}
 		if err := json.Unmarshal(p.body, &els); err != nil {
@@ -256,5 +256,141 @@ func TestDefaultIDsUnique(t *testing.T) {
 	want := []string{"statsd.a.b_c", "statsd.a.b_c_2", "statsd.a.b_c_3"}
 	if diff := cmp.Diff(want, ids); diff != "" {
 		t.Errorf("ids (-want +got):\n%s", diff)
+	}
+}
+
+// The reference model: the API's JSON as encoding/json structs, to check
+// that the hand-written writers produce the same bytes.
+type (
+	refElement struct {
+		ID         string      `json:"id"`
+		Name       string      `json:"name"`
+		Type       string      `json:"type"`
+		Location   string      `json:"location,omitempty"`
+		Tags       []refTag    `json:"tags"`
+		Attributes []refTag    `json:"attributes"`
+		Relations  []struct{}  `json:"relations"`
+		Metrics    []refMetric `json:"metrics"`
+		Samples    []refSample `json:"samples"`
+	}
+	refTag struct {
+		Name  string  `json:"name"`
+		Value *string `json:"value"`
+	}
+	refMetric struct {
+		ID                 string   `json:"id"`
+		Type               string   `json:"type"`
+		Unit               string   `json:"unit"`
+		SparseDataStrategy string   `json:"sparseDataStrategy"`
+		Tags               []refTag `json:"tags"`
+	}
+	refSample struct {
+		MetricID  string   `json:"metricId"`
+		Timestamp int64    `json:"timestamp"`
+		Val       *float64 `json:"val,omitempty"`
+		Min       *float64 `json:"min,omitempty"`
+		Max       *float64 `json:"max,omitempty"`
+		Avg       *float64 `json:"avg,omitempty"`
+		Sum       *float64 `json:"sum,omitempty"`
+		Cnt       *float64 `json:"cnt,omitempty"`
+	}
+	refEvent struct {
+		Type      string   `json:"type"`
+		Title     string   `json:"title"`
+		Source    string   `json:"source"`
+		Timestamp int64    `json:"timestamp"`
+		Tags      []refTag `json:"tags,omitempty"`
+		Data      struct {
+			ElementID string `json:"elementId"`
+			Level     string `json:"level"`
+			Message   string `json:"message,omitempty"`
+		} `json:"data"`
+	}
+)
+
+func refTags(ts []tag) []refTag {
+	out := []refTag{}
+	for _, t := range ts {
+		r := refTag{Name: t.Name}
+		if !t.Null {
+			v := t.Value
+			r.Value = &v
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func toRef(el *element) refElement {
+	r := refElement{ID: el.ID, Name: el.Name, Type: el.Type, Location: el.Location,
+		Tags: refTags(el.Tags), Attributes: refTags(el.Attributes), Relations: []struct{}{}, Metrics: []refMetric{}, Samples: []refSample{}}
+	for _, m := range el.Metrics {
+		r.Metrics = append(r.Metrics, refMetric{m.ID, m.Type, m.Unit, m.SparseDataStrategy, refTags(m.Tags)})
+	}
+	for _, s := range el.Samples {
+		rs := refSample{MetricID: s.MetricID, Timestamp: s.Timestamp}
+		for f, dst := range []**float64{&rs.Val, &rs.Min, &rs.Max, &rs.Avg, &rs.Sum, &rs.Cnt} {
+			if s.has&(1<<f) != 0 {
+				v := s.v[f]
+				*dst = &v
+			}
+		}
+		r.Samples = append(r.Samples, rs)
+	}
+	return r
+}
+
+func toRefEvents(evs []event) []refEvent {
+	var out []refEvent
+	for _, e := range evs {
+		r := refEvent{Type: e.Type, Title: e.Title, Source: e.Source, Timestamp: e.Timestamp}
+		if len(e.Tags) > 0 {
+			r.Tags = refTags(e.Tags)
+		}
+		r.Data.ElementID, r.Data.Level, r.Data.Message = e.ElementID, e.Level, e.Message
+		out = append(out, r)
+	}
+	return out
+}
+
+// checkAppendMatches compares the writers with encoding/json on the
+// elements and events of a snapshot.
+func checkAppendMatches(t *testing.T, snap *aggregate.Snapshot, cfg *resolved) {
+	t.Helper()
+	e := &encoder{cfg: cfg, ts: snap.Time.UnixMilli()}
+	elems := []*element{e.defaultElement(snap)}
+	events := e.defaultEvents(snap)
+	if cfg.vendor {
+		elems, events = e.vendorElements(snap), e.vendorEvents(snap)
+	}
+	for _, el := range elems {
+		got := appendElement(nil, el, el.Metrics, el.Samples)
+		want, err := json.Marshal(toRef(el))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("element differs from encoding/json:\n got %s\nwant %s", got, want)
+		}
+	}
+	if len(events) > 0 {
+		got := appendEvents(nil, events)
+		want, _ := json.Marshal(toRefEvents(events))
+		if !bytes.Equal(got, want) {
+			t.Errorf("events differ from encoding/json:\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+func TestAppendMatchesEncodingJSON(t *testing.T) {
+	odd := representative()
+	odd.Series = append(odd.Series,
+		aggregate.Series{Name: "tiny", Type: protocol.Gauge, Value: 1.5e-9, Tags: []protocol.Tag{{Key: "q", Value: `"<&>"\\ \u2028 \x01 \xff`}}},
+		aggregate.Series{Name: "huge", Type: protocol.Gauge, Value: -3e21},
+		aggregate.Series{Name: "zero", Type: protocol.Counter, Value: 0},
+	)
+	odd.Events = append(odd.Events, protocol.Event{Title: "tab\there", Text: "ünïcødé </script>"})
+	for _, mapping := range []string{MappingDefault, MappingNetuitiveStatsd} {
+		checkAppendMatches(t, odd, goldenConfig(t, mapping))
 	}
 }

@@ -29,7 +29,11 @@ func FuzzParseErrorBody(f *testing.F) {
 		if !ok {
 			return
 		}
-		again, ok2 := parseErrorBody(mustJSON(eb))
+		b2, err := json.Marshal(eb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, ok2 := parseErrorBody(b2)
 		if !ok2 || !reflect.DeepEqual(eb, again) {
 			t.Errorf("round trip: %+v -> %+v", eb, again)
 		}
@@ -106,7 +110,7 @@ func FuzzEncodeAccepted(f *testing.F) {
 			if p.kind != kindIngest {
 				continue
 			}
-			var els []element
+			var els []refElement
 			json.Unmarshal(p.body, &els)
 			for _, el := range els {
 				for _, m := range el.Metrics {
