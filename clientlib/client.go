@@ -391,12 +391,13 @@ func (c *Client) distribution(name string, v float64, typ string, tags []Tag) {
 }
 
 // Set adds member to a set; the agent reports the number of distinct
-// members per interval. member must not contain ':', '|' or a newline.
+// members per interval. member must be non-empty (StatsD servers read an
+// empty member as "0") and must not contain ':', '|' or a line break.
 func (c *Client) Set(name, member string, tags ...Tag) {
 	if c == nil {
 		return
 	}
-	if strings.ContainsAny(member, ":|\n\r") {
+	if member == "" || strings.ContainsAny(member, ":|\n\r") {
 		c.fail(fmt.Errorf("%w: set member %q", ErrInvalidValue, member))
 		return
 	}
@@ -505,15 +506,16 @@ func appendDogTags(b []byte, tags []Tag) []byte {
 	return b
 }
 
-// checkName rejects names that would break the line: empty, or holding
-// ':', '|', '@', '#', ',', ';', '=', a space or a control character.
+// checkName rejects names that would break the line or read as tags:
+// empty, or holding ':', '|', '@', '#', ',', ';', '=', '[', ']', a space or
+// a control character.
 func (c *Client) checkName(name string) error {
 	if name == "" {
 		return fmt.Errorf("%w: empty", ErrInvalidName)
 	}
 	for i := 0; i < len(name); i++ {
 		switch ch := name[i]; {
-		case ch <= ' ', ch == 0x7f, ch == ':', ch == '|', ch == '@', ch == '#', ch == ',', ch == ';', ch == '=':
+		case ch <= ' ', ch == 0x7f, ch == ':', ch == '|', ch == '@', ch == '#', ch == ',', ch == ';', ch == '=', ch == '[', ch == ']':
 			return fmt.Errorf("%w: %q", ErrInvalidName, name)
 		}
 	}

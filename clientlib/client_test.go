@@ -104,6 +104,8 @@ func TestRejected(t *testing.T) {
 		{"NaN distribution", clientlib.Config{}, func(c *clientlib.Client) { c.Distribution("d", math.NaN()) }, clientlib.ErrInvalidValue},
 		{"negative timing", clientlib.Config{}, func(c *clientlib.Client) { c.Timing("t", -time.Second) }, clientlib.ErrInvalidValue},
 		{"set member with pipe", clientlib.Config{}, func(c *clientlib.Client) { c.Set("s", "a|b") }, clientlib.ErrInvalidValue},
+		{"empty set member", clientlib.Config{}, func(c *clientlib.Client) { c.Set("s", "") }, clientlib.ErrInvalidValue},
+		{"brackets in name", clientlib.Config{}, func(c *clientlib.Client) { c.Incr("a[k=v]") }, clientlib.ErrInvalidName},
 		{"after close", clientlib.Config{}, func(c *clientlib.Client) { c.Close(); c.Incr("a") }, clientlib.ErrClosed},
 	}
 	for _, tc := range cases {
