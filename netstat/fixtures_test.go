@@ -290,3 +290,24 @@ func isDocumented(name string) bool {
 	}
 	return false
 }
+
+func BenchmarkParseLinuxProc(b *testing.B) {
+	snmp, _ := os.ReadFile("testdata/debian12-k6.18-snmp.txt")
+	nst, _ := os.ReadFile("testdata/debian12-k6.18-netstat.txt")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseLinuxProc(snmp, nst); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseNetTools(b *testing.B) {
+	text, _ := os.ReadFile("testdata/debian12-nettools2.10-k6.18.txt")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseNetTools(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

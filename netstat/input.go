@@ -191,17 +191,34 @@ func (in *Input) Interval() time.Duration { return time.Duration(in.cfg.Interval
 // Run takes a reading at once (which only primes the counters) and then one
 // every interval until ctx is done. It returns nil when ctx is done; read
 // failures never end it.
+//
+// Readings are taken half an interval after each wall-clock multiple of the
+// interval (at :05, :15, :25... for 10s), the middle of the agent's aligned
+// flush windows, so each window receives exactly one increase.
 func (in *Input) Run(ctx context.Context) error {
-	t := time.NewTicker(in.Interval())
-	defer t.Stop()
+	_ = in.Collect(ctx) // counted and logged inside
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
-		_ = in.Collect(ctx) // counted and logged inside
+		now := time.Now()
+		timer.Reset(NextTick(now, in.Interval()).Sub(now))
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-timer.C:
 		}
+		_ = in.Collect(ctx)
 	}
+}
+
+// NextTick returns the first time after now that is half an interval past a
+// multiple of interval (counted from the zero time, like time.Truncate).
+func NextTick(now time.Time, interval time.Duration) time.Time {
+	t := now.Truncate(interval).Add(interval / 2)
+	if !t.After(now) {
+		t = t.Add(interval)
+	}
+	return t
 }
 
 // Collect takes one reading and sends the samples it yields. The first

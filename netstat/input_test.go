@@ -317,3 +317,51 @@ func TestConfigFlagsAndResolve(t *testing.T) {
 		}
 	}
 }
+
+func TestNextTick(t *testing.T) {
+	base := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	tests := []struct {
+		now      time.Time
+		interval time.Duration
+		want     time.Time
+	}{
+		{base, 10 * time.Second, base.Add(5 * time.Second)},
+		{base.Add(4 * time.Second), 10 * time.Second, base.Add(5 * time.Second)},
+		{base.Add(5 * time.Second), 10 * time.Second, base.Add(15 * time.Second)},
+		{base.Add(9*time.Second + 999*time.Millisecond), 10 * time.Second, base.Add(15 * time.Second)},
+		{base.Add(31 * time.Second), time.Minute, base.Add(90 * time.Second)},
+	}
+	for _, tt := range tests {
+		if got := NextTick(tt.now, tt.interval); !got.Equal(tt.want) {
+			t.Errorf("NextTick(%v, %v) = %v, want %v", tt.now.Format(time.TimeOnly), tt.interval, got.Format(time.TimeOnly), tt.want.Format(time.TimeOnly))
+		}
+	}
+}
+
+func BenchmarkInputCollectProc(b *testing.B) {
+	root := b.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "net"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for name, src := range map[string]string{"snmp": "testdata/debian12-k6.18-snmp.txt", "netstat": "testdata/debian12-k6.18-netstat.txt"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "net", name), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	n := 0
+	in := NewInput(Config{}, ProcSource{Root: root}, func(s []protocol.Sample) { n += len(s) }, nil, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := in.Collect(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n == 0 {
+		b.Fatal("no samples")
+	}
+}
