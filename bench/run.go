@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -91,7 +92,10 @@ func (r RunResult) WriteSummary(w io.Writer) error {
 	ew.printf("send rate: %s lines/s, %s datagrams/s\n",
 		HumanCount(r.Sent.Rate()), HumanCount(perSecond(r.Sent.Datagrams, r.Sent)))
 	if r.Sent.Errors > 0 {
-		ew.printf("send errors: %d (their datagrams are not counted as sent)\n", r.Sent.Errors)
+		ew.printf("send errors: %d (their datagrams are not counted as sent); last: %s\n", r.Sent.Errors, r.Sent.LastError)
+		if strings.Contains(r.Sent.LastError, "connection refused") {
+			ew.printf("note: connection refused means nothing listens on the target\n")
+		}
 	}
 	if r.Verified {
 		v := r.Verdict

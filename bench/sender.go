@@ -49,6 +49,8 @@ type SendStats struct {
 	// while nothing listens on the target); their datagrams are not counted
 	// as sent.
 	Errors int64
+	// LastError is the last send error's text ("" if none).
+	LastError string
 	// Elapsed is the time from the first send to now (live) or to the end.
 	Elapsed time.Duration
 }
@@ -76,6 +78,7 @@ type Sender struct {
 	bw   batchWriter
 
 	lines, datagrams, bytes, errs atomic.Int64
+	lastErr                       atomic.Pointer[string]
 	startNanos                    atomic.Int64 // unix nanos of the first send; 0 before
 	endNanos                      atomic.Int64 // unix nanos at the end; 0 while running
 }
@@ -142,6 +145,9 @@ func (s *Sender) Stats() SendStats {
 		Datagrams: s.datagrams.Load(),
 		Bytes:     s.bytes.Load(),
 		Errors:    s.errs.Load(),
+	}
+	if e := s.lastErr.Load(); e != nil {
+		st.LastError = *e
 	}
 	if start := s.startNanos.Load(); start != 0 {
 		end := s.endNanos.Load()
@@ -255,6 +261,8 @@ func (s *Sender) loop(ctx context.Context) error {
 			off += k
 			if err != nil {
 				s.errs.Add(1)
+				msg := err.Error()
+				s.lastErr.Store(&msg)
 				if errors.Is(err, syscall.ECONNREFUSED) {
 					// Nothing listens yet: the kernel reports the ICMP error once;
 					// skip this batch, as a real client would, and go on.
