@@ -24,14 +24,21 @@
 //
 // # Concurrency
 //
-// A Client is safe for concurrent use by any number of goroutines. Sending
-// never blocks on the network and never panics: a metric call formats one
-// line into a pooled buffer and hands it to the sender. Errors (a closed
-// client, a failed send, an invalid name) are counted (see Client.Errors) and
-// passed to Config.OnError if set; they are never printed. With the default
-// buffered sender, lines are packed into datagrams of at most FlushBytes and
-// sent by a background goroutine at least every FlushInterval; Close sends
-// what is buffered.
+// A Client is safe for concurrent use by any number of goroutines. A metric
+// call never waits for the agent and never panics: it formats one line into a
+// pooled buffer (no allocation) and hands it to the sender. With the default
+// buffered sender (cactus' BufferedSender) that is an append under a mutex;
+// lines are packed into datagrams of at most FlushBytes and sent by a
+// background goroutine at least every FlushInterval, and Close sends what is
+// buffered. (The one wait left is cactus' own back-pressure: if 32 full
+// datagrams are queued because the sending goroutine got no CPU, a call
+// waits for the queue to move. Unbuffered, a call is one UDP write, which
+// the kernel takes or drops.) StatsD is fire-and-forget UDP: with no agent
+// listening, metrics are lost without an error.
+//
+// Errors (a call on a closed Client, a failed send, an invalid name, tag or
+// value) are counted, see Client.Errors, and passed to Config.OnError if set;
+// they are never printed. An invalid call sends nothing.
 //
 // # Wire format
 //

@@ -30,11 +30,12 @@ const (
 //     request is counted with status 5xx unless a status was already sent.
 //
 // The route tag is the pattern of the http.ServeMux (Go 1.22 patterns) that
-// matched, without its method: "/users/{id}", never the raw path, so the
-// number of series stays bounded. Wrap the ServeMux itself (the mux records
-// the pattern in the request it is given) or each handler registered on it.
-// Requests that matched no pattern are tagged route "unmatched". Methods
-// other than the nine standard ones are tagged "other".
+// matched, without its method: "/users/{id}", "/{$}", never the raw path,
+// so the number of series stays bounded. Wrap the ServeMux itself (the mux
+// records the pattern in the *http.Request it is given, so handlers in
+// between must pass that request on, not a copy) or each handler registered
+// on it. Requests that matched no pattern (404, 405) are tagged route
+// "unmatched". Methods other than the nine standard ones are tagged "other".
 //
 // With a nil Client, Middleware returns next unchanged.
 func (c *Client) Middleware(next http.Handler) http.Handler {

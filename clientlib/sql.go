@@ -290,6 +290,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	if !ok {
 		vals, err := values(args)
 		if err != nil {
+			s.conn.in.record("exec", time.Now(), err)
 			return nil, err
 		}
 		return s.Exec(vals)
@@ -305,6 +306,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	if !ok {
 		vals, err := values(args)
 		if err != nil {
+			s.conn.in.record("query", time.Now(), err)
 			return nil, err
 		}
 		return s.Query(vals)

@@ -3,12 +3,13 @@ package clientlib_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 
 	"github.com/statsd-agent/statsd-agent/clientlib"
 	"github.com/statsd-agent/statsd-agent/clientlib/clientlibtest"
@@ -212,4 +213,76 @@ func TestSQLNilClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	clientlib.NewDBStatsCollector(c, db, "x", 0).Collect()
+}
+
+// legacy hides every optional interface of a real SQLite connection, so it
+// looks like a driver written before Go 1.8: Prepare, Begin and Close, and
+// statements with only Exec and Query.
+type legacyConnector struct{ dsn string }
+
+func (l legacyConnector) Connect(context.Context) (driver.Conn, error) {
+	cn, err := (&sqlite.Driver{}).Open(l.dsn)
+	if err != nil {
+		return nil, err
+	}
+	return legacyConn{cn}, nil
+}
+
+func (l legacyConnector) Driver() driver.Driver { return &sqlite.Driver{} }
+
+type legacyConn struct{ driver.Conn }
+
+func (c legacyConn) Prepare(q string) (driver.Stmt, error) {
+	st, err := c.Conn.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	return legacyStmt{st}, nil
+}
+
+type legacyStmt struct{ driver.Stmt }
+
+// TestSQLLegacyDriver checks the fallbacks: with no ExecerContext or
+// QueryerContext, database/sql prepares each statement, and the wrapper
+// counts the prepare and the statement's exec or query; ErrSkip is not
+// counted as an error.
+func TestSQLLegacyDriver(t *testing.T) {
+	c, rec := clientlibtest.New(t, clientlib.Config{})
+	db := sql.OpenDB(c.WrapConnector("legacy", legacyConnector{filepath.Join(t.TempDir(), "legacy.db")}))
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (?)`, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var x int
+	if err := db.QueryRowContext(ctx, `SELECT x FROM t`).Scan(&x); err != nil || x != 7 {
+		t.Fatalf("select: %d, %v", x, err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO t VALUES (:x)`, sql.Named("x", 1)); err == nil {
+		t.Error("named argument accepted by a legacy driver")
+	}
+	if _, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err == nil {
+		t.Error("read-only transaction accepted by a legacy driver")
+	}
+
+	samples := rec.Samples(t)
+	wantCalls := map[string]float64{"connect": 1, "prepare": 4, "exec": 3, "query": 1, "begin": 2, "commit": 1}
+	if diff := cmp.Diff(wantCalls, countByOp(t, samples, clientlib.DBCalls, "legacy")); diff != "" {
+		t.Errorf("db.calls by op (-want +got):\n%s", diff)
+	}
+	wantErrors := map[string]float64{"exec": 1, "begin": 1}
+	if diff := cmp.Diff(wantErrors, countByOp(t, samples, clientlib.DBErrors, "legacy")); diff != "" {
+		t.Errorf("db.errors by op (-want +got):\n%s", diff)
+	}
 }
