@@ -99,6 +99,7 @@ type Agent struct {
 	lastAt  atomic.Int64 // unix nanos of the last flush
 
 	runOnce sync.Once
+	started time.Time // set by Run before anything reads it
 }
 
 // New validates cfg, opens the listeners and starts the backends' flush
@@ -255,9 +256,13 @@ func (a *Agent) Flush(ctx context.Context, now time.Time) *aggregate.Snapshot {
 }
 
 func (a *Agent) snapshot(now time.Time) *aggregate.Snapshot {
+	return a.partialSnapshot(now, 0)
+}
+
+func (a *Agent) partialSnapshot(now time.Time, elapsed time.Duration) *aggregate.Snapshot {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
-	snap := a.agg.Flush(now)
+	snap := a.agg.FlushPartial(now, elapsed)
 	for _, p := range a.cfg.Processors {
 		p.Process(snap)
 	}
@@ -290,6 +295,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.unixgrm != nil {
 		a.unixgrm.Start()
 	}
+	a.started = a.cfg.Now()
 	interval := a.agg.Config().Interval
 	var runErr error
 loop:
@@ -340,8 +346,16 @@ func (a *Agent) shutdown() error {
 		drain("unixgram", a.unixgrm.Shutdown)
 	}
 	wg.Wait()
-	// The final flush covers the partial interval since the last tick.
-	snap := a.snapshot(a.cfg.Now())
+	// The final flush covers the partial interval since the last flush (or
+	// the start): its rates are per second of that partial interval.
+	now := a.cfg.Now()
+	var elapsed time.Duration
+	if last := a.lastAt.Load(); last > 0 {
+		elapsed = now.Sub(time.Unix(0, last))
+	} else if !a.started.IsZero() {
+		elapsed = now.Sub(a.started)
+	}
+	snap := a.partialSnapshot(now, elapsed)
 	a.logger.Info("final flush", "series", len(snap.Series))
 	if err := a.fanout.FlushWait(ctx, snap); err != nil {
 		a.logger.Error("final flush", "err", err)

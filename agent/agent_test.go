@@ -259,3 +259,32 @@ func TestInvalidConfig(t *testing.T) {
 		t.Error("bad UDP address accepted")
 	}
 }
+
+// The final flush on shutdown reports rates over the partial interval.
+func TestFinalFlushRateOverPartialInterval(t *testing.T) {
+	rec := &recorder{}
+	now := time.Unix(1000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a, stop := start(t, Config{Now: clock}, rec)
+	c, err := net.Dial("udp", a.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("x:5|c")); err != nil {
+		t.Fatal(err)
+	}
+	waitLines(t, a, 1)
+	mu.Lock()
+	now = now.Add(2 * time.Second) // SIGTERM 2 s after start (interval 1 h)
+	mu.Unlock()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	snaps := rec.all()
+	last := snaps[len(snaps)-1]
+	if len(last.Series) != 1 || last.Series[0].Value != 5 || last.Series[0].Rate != 2.5 || last.Interval != 2*time.Second {
+		t.Errorf("final flush %+v interval %v, want count 5 rate 2.5 over 2s", last.Series, last.Interval)
+	}
+}

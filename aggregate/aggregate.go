@@ -167,9 +167,20 @@ func (a *Aggregator) Series() int {
 // carried across intervals, and returns the interval's Snapshot stamped with
 // now. It must not be called concurrently with itself.
 func (a *Aggregator) Flush(now time.Time) *Snapshot {
+	return a.FlushPartial(now, 0)
+}
+
+// FlushPartial is Flush for an interval cut short, such as the final flush
+// on shutdown: rates are per second of elapsed (and the snapshot's Interval
+// is elapsed) instead of the configured interval. elapsed <= 0 means the
+// configured interval.
+func (a *Aggregator) FlushPartial(now time.Time, elapsed time.Duration) *Snapshot {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
 	cfg := a.cfg
+	if elapsed > 0 && elapsed < cfg.Interval {
+		cfg.Interval = elapsed
+	}
 
 	a.mu.Lock()
 	shards := append([]*Shard(nil), a.shards...)
