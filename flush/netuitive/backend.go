@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -55,6 +56,7 @@ type Backend struct {
 	authFailing bool   // the last answer was a configuration/auth failure
 	stopped     bool   // the service asked us to stop (410/418)
 	clockDone   bool   // the server clock was compared once
+	warned413   bool   // a post too large was reported once
 }
 
 // queued is a post waiting for delivery.
@@ -280,6 +282,9 @@ func (b *Backend) deliver(ctx context.Context) error {
 				return b.pendingErr(lastErr)
 			}
 		case rejected:
+			if out.status == http.StatusRequestEntityTooLarge && b.halveHead() {
+				continue
+			}
 			b.logRejected(q, out)
 			b.m.dropped.WithLabelValues(itemName(q.kind), "rejected").Add(float64(q.items))
 			b.pop()
@@ -296,6 +301,58 @@ func (b *Backend) deliver(ctx context.Context) error {
 		return b.pendingErr(lastErr)
 	}
 	return nil
+}
+
+// halveHead replaces the head post, refused as too large (413), by two
+// posts with half of its metrics (and their samples) or events each. It
+// reports false when the post cannot be split.
+func (b *Backend) halveHead() bool {
+	q := b.queue[0]
+	first, second, ok := halve(q.kind, q.body)
+	if !ok {
+		return false
+	}
+	if !b.warned413 {
+		b.warned413 = true
+		b.log.Warn("netuitive refused a post as too large (413); splitting it, lower max_metrics_per_post", "items", q.items)
+	}
+	b.m.splits.Inc()
+	rest := append([]queued{first, second}, b.queue[1:]...)
+	b.queue = rest
+	return true
+}
+
+// halve splits an encoded post in two. An ingest post holds one element
+// whose samples[i] belongs to metrics[i] (see split); an events post is an
+// array of events.
+func halve(k kind, body []byte) (first, second queued, ok bool) {
+	if k == kindEvents {
+		var evs []json.RawMessage
+		if json.Unmarshal(body, &evs) != nil || len(evs) < 2 {
+			return first, second, false
+		}
+		h := len(evs) / 2
+		a, _ := json.Marshal(evs[:h])
+		c, _ := json.Marshal(evs[h:])
+		return queued{post: post{kind: k, body: a, items: h}}, queued{post: post{kind: k, body: c, items: len(evs) - h}}, true
+	}
+	var els []map[string]json.RawMessage
+	if json.Unmarshal(body, &els) != nil || len(els) != 1 {
+		return first, second, false
+	}
+	var ms, ss []json.RawMessage
+	if json.Unmarshal(els[0]["metrics"], &ms) != nil || json.Unmarshal(els[0]["samples"], &ss) != nil || len(ms) < 2 || len(ms) != len(ss) {
+		return first, second, false
+	}
+	part := func(m, s []json.RawMessage) queued {
+		el := maps.Clone(els[0])
+		el["metrics"], _ = json.Marshal(m)
+		el["samples"], _ = json.Marshal(s)
+		out, _ := json.Marshal([]map[string]json.RawMessage{el})
+		return queued{post: post{kind: k, body: out, items: len(s)}}
+	}
+	h := len(ms) / 2
+	return part(ms[:h], ss[:h]), part(ms[h:], ss[h:]), true
 }
 
 func (b *Backend) pendingErr(err error) error {

@@ -735,3 +735,43 @@ func TestSecretRedacts(t *testing.T) {
 		t.Error("Reveal lost the key")
 	}
 }
+
+func TestTooLargeIsSplit(t *testing.T) {
+	h := newHarness(t, nil)
+	h.srv.InjectFault(netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Count: 2, Status: 413})
+	h.srv.InjectFault(netuitivetest.Fault{Endpoint: netuitivetest.Events, Count: 1, Status: 413})
+	snap := e2eSnapshot(flushTime, 1)
+	snap.Events = representative().Events
+	snap.ServiceChecks = representative().ServiceChecks
+	if err := h.flush(t, snap, 0); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantSamples(t, "web-01", snap), storedSamples(h.srv.Elements())); diff != "" {
+		t.Errorf("stored samples (-want +got):\n%s", diff)
+	}
+	if n := len(h.srv.Events()); n != 4 {
+		t.Errorf("stored events = %d, want 4", n)
+	}
+	var sizes []int
+	for _, p := range h.srv.Posts() {
+		if p.Status == 202 && p.Endpoint == netuitivetest.Ingest {
+			sizes = append(sizes, len(p.Elements[0].Metrics))
+		}
+	}
+	if diff := cmp.Diff([]int{2, 2, 4}, sizes); diff != "" {
+		t.Errorf("metrics per accepted post (-want +got):\n%s", diff)
+	}
+	if v := counterValue(t, h.b.m.splits); v != 3 {
+		t.Errorf("splits = %v, want 3", v)
+	}
+	if n := len(h.logs.lines("too large")); n != 1 {
+		t.Errorf("want one warning, got:\n%s", h.logs)
+	}
+	// A post of one metric cannot be split: it is rejected.
+	h.srv.InjectFault(netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Count: 1, Status: 413})
+	one := &aggregate.Snapshot{Time: flushTime.Add(10 * time.Second), Series: []aggregate.Series{{Name: "g", Type: protocol.Gauge, Value: 1}}}
+	h.flush(t, one, 0)
+	if lines := h.logs.lines("rejected"); len(lines) != 1 || !strings.Contains(lines[0], "max_metrics_per_post") {
+		t.Errorf("want one rejection with the hint, got:\n%s", h.logs)
+	}
+}

@@ -17,16 +17,20 @@ const (
 	// (netuitive-client-python, netuitive-statsd). Metricly accounts use
 	// https://api.app.metricly.com/ingest, CloudWisdom accounts
 	// https://api.us.cloudwisdom.virtana.com/ingest.
-	DefaultURL               = "https://api.app.netuitive.com/ingest"
-	DefaultElementType       = "SERVER"
-	DefaultPrefix            = "statsd"
-	DefaultMaxMetricsPerPost = 1000
+	DefaultURL         = "https://api.app.netuitive.com/ingest"
+	DefaultElementType = "SERVER"
+	DefaultPrefix      = "statsd"
+	// DefaultMaxMetricsPerPost keeps a post near 3.5 MB (about 350 bytes
+	// per metric and sample): few large posts respect the recommended
+	// posts per minute better than many small ones.
+	DefaultMaxMetricsPerPost = 10000
 	// DefaultPostsPerMinute is the vendor's recommended ceiling: "no more
 	// than 10 payloads per element per minute".
 	DefaultPostsPerMinute = 10
 	DefaultTimeout        = 10 * time.Second
-	DefaultQueueLimit     = 100000
-	DefaultCheckName      = "statsd-agent"
+	// DefaultQueueLimit holds about 175 MB of encoded posts at most.
+	DefaultQueueLimit = 500000
+	DefaultCheckName  = "statsd-agent"
 	// EnvAPIKey is the environment variable read when the config has no key.
 	EnvAPIKey = "NETUITIVE_API_KEY"
 )
@@ -68,7 +72,7 @@ type Config struct {
 	// NoPrefix drops the prefix.
 	Prefix   string `toml:"prefix"`
 	NoPrefix bool   `toml:"no_prefix"`
-	// MaxMetricsPerPost splits an element over several posts; 0 means 1000.
+	// MaxMetricsPerPost splits an element over several posts; 0 means 10000.
 	MaxMetricsPerPost int `toml:"max_metrics_per_post"`
 	// PostsPerMinute paces ingest and event posts (burst: the same number);
 	// 0 means 10, a negative value disables pacing.
@@ -76,7 +80,7 @@ type Config struct {
 	// Timeout bounds each HTTP request; 0 means 10s.
 	Timeout Duration `toml:"timeout"`
 	// QueueLimit bounds the samples (and events) held for delivery; when it
-	// is exceeded the oldest posts are dropped and counted. 0 means 100000.
+	// is exceeded the oldest posts are dropped and counted. 0 means 500000.
 	QueueLimit int `toml:"queue_limit"`
 	// CheckName is the name of the heartbeat check-in posted every flush;
 	// "" means "statsd-agent". CheckTTL is its time to live; 0 means three
@@ -97,10 +101,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Mapping, "netuitive-mapping", c.Mapping, "Netuitive metric `mapping`: default or netuitive-statsd")
 	fs.StringVar(&c.Prefix, "netuitive-prefix", c.Prefix, "Netuitive metric id `prefix` (default statsd)")
 	fs.BoolVar(&c.NoPrefix, "netuitive-no-prefix", c.NoPrefix, "Netuitive metric ids without prefix")
-	fs.IntVar(&c.MaxMetricsPerPost, "netuitive-max-metrics-per-post", c.MaxMetricsPerPost, "split Netuitive posts above this many `metrics` (default 1000)")
+	fs.IntVar(&c.MaxMetricsPerPost, "netuitive-max-metrics-per-post", c.MaxMetricsPerPost, "split Netuitive posts above this many `metrics` (default 10000)")
 	fs.Float64Var(&c.PostsPerMinute, "netuitive-posts-per-minute", c.PostsPerMinute, "pace Netuitive posts to this `rate` (default 10, negative: unpaced)")
 	fs.DurationVar((*time.Duration)(&c.Timeout), "netuitive-timeout", time.Duration(c.Timeout), "Netuitive HTTP request `timeout` (default 10s)")
-	fs.IntVar(&c.QueueLimit, "netuitive-queue-limit", c.QueueLimit, "Netuitive retry queue bound in `samples` (default 100000)")
+	fs.IntVar(&c.QueueLimit, "netuitive-queue-limit", c.QueueLimit, "Netuitive retry queue bound in `samples` (default 500000)")
 	fs.StringVar(&c.CheckName, "netuitive-check-name", c.CheckName, "Netuitive heartbeat check `name` (default statsd-agent)")
 	fs.DurationVar((*time.Duration)(&c.CheckTTL), "netuitive-check-ttl", time.Duration(c.CheckTTL), "Netuitive heartbeat `ttl` (default 3 flush intervals)")
 	fs.BoolVar(&c.NoCheckIn, "netuitive-no-check-in", c.NoCheckIn, "do not post a Netuitive heartbeat check-in")

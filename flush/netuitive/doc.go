@@ -25,6 +25,8 @@
 //     returns an error saying how much is queued.
 //   - 400 and other 4xx: the post is dropped, not retried, and logged once
 //     with the server's JSON detail and errors (they name the rejected field).
+//   - 413 (undocumented; the service states no size limit): the post is
+//     split in two and both halves are retried at once, down to one metric.
 //   - 401, 403, 404: a configuration problem (bad API key, wrong URL): one
 //     clear error message until posting works again; the data stays queued
 //     and the head is tried once per flush. Other backends are unaffected.
@@ -34,7 +36,14 @@
 //
 // Posts to the ingest and events endpoints are paced with a token bucket
 // (golang.org/x/time/rate) at the vendor's recommended ceiling of 10
-// payloads per element per minute (burst 10), configurable. Bodies are not
+// payloads per element per minute (burst 10), configurable. Few large posts
+// respect that better than many small ones, hence the large default
+// max_metrics_per_post (10000 metrics, about 3.5 MB): the sustained capacity
+// is posts_per_minute × max_metrics_per_post samples per minute (100,000 by
+// default); beyond it the queue grows until queue_limit drops the oldest
+// posts (Flush returns an error, dropped_total{reason="overflow"} counts
+// them). Encoded posts take about 350 bytes per sample, so the default
+// queue_limit of 500,000 holds at most about 175 MB. Bodies are not
 // compressed: no vendor client compresses and the service does not document
 // Content-Encoding. The first flush compares the local clock with the
 // server's (HEAD /time) and warns when they differ by more than five
@@ -144,10 +153,10 @@
 //	mapping               -netuitive-mapping               default (or netuitive-statsd)
 //	prefix                -netuitive-prefix                statsd
 //	no_prefix             -netuitive-no-prefix             false
-//	max_metrics_per_post  -netuitive-max-metrics-per-post  1000
+//	max_metrics_per_post  -netuitive-max-metrics-per-post  10000
 //	posts_per_minute      -netuitive-posts-per-minute      10 (negative: unpaced)
 //	timeout               -netuitive-timeout               10s per request
-//	queue_limit           -netuitive-queue-limit           100000 samples and events
+//	queue_limit           -netuitive-queue-limit           500000 samples and events
 //	check_name            -netuitive-check-name            statsd-agent
 //	check_ttl             -netuitive-check-ttl             3 flush intervals
 //	no_check_in           -netuitive-no-check-in           false
@@ -162,7 +171,8 @@
 // On the given prometheus.Registerer: statsd_agent_netuitive_posts_total
 // {endpoint}, _post_failures_total{endpoint,reason}, _retries_total,
 // _delivered_total{item}, _dropped_total{item,reason} (reason invalid,
-// overflow, rejected, stopped, closed), _queued{item} and _stopped.
+// overflow, rejected, stopped, closed), _queued{item}, _post_splits_total
+// and _stopped.
 //
 // # Trying it
 //

@@ -166,7 +166,7 @@ func (e *encoder) split(el *element) []post {
 	var posts []post
 	for i := 0; i < len(el.Metrics); i += per {
 		j := min(i+per, len(el.Metrics))
-		body := make([]byte, 0, 256*(j-i)+512)
+		body := make([]byte, 0, 400*(j-i)+1024) // about 350 bytes per metric and sample
 		body = append(body, '[')
 		body = appendElement(body, el, el.Metrics[i:j], el.Samples[i:j])
 		body = append(body, ']')
@@ -236,7 +236,16 @@ func (e *encoder) defaultID(s *aggregate.Series) string {
 // package doc for the table).
 func (e *encoder) defaultElement(snap *aggregate.Snapshot) *element {
 	el := e.newElement()
-	used := make(map[string]bool, len(snap.Series))
+	n := 0
+	for i := range snap.Series {
+		if d := snap.Series[i].Dist; d != nil {
+			n += 2 + len(d.Percentiles)
+		} else {
+			n++
+		}
+	}
+	el.Metrics, el.Samples = make([]metric, 0, n), make([]sample, 0, n)
+	used := make(map[string]bool, n)
 	unique := func(id string) string {
 		if !used[id] {
 			used[id] = true

@@ -385,7 +385,7 @@ func checkAppendMatches(t *testing.T, snap *aggregate.Snapshot, cfg *resolved) {
 func TestAppendMatchesEncodingJSON(t *testing.T) {
 	odd := representative()
 	odd.Series = append(odd.Series,
-		aggregate.Series{Name: "tiny", Type: protocol.Gauge, Value: 1.5e-9, Tags: []protocol.Tag{{Key: "q", Value: `"<&>"\\ \u2028 \x01 \xff`}}},
+		aggregate.Series{Name: "tiny", Type: protocol.Gauge, Value: 1.5e-9, Tags: []protocol.Tag{{Key: "q", Value: "\"<&>\\ \u2028 \x01 \xff"}}},
 		aggregate.Series{Name: "huge", Type: protocol.Gauge, Value: -3e21},
 		aggregate.Series{Name: "zero", Type: protocol.Counter, Value: 0},
 	)

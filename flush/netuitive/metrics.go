@@ -12,6 +12,7 @@ type metrics struct {
 	dropped   *prometheus.CounterVec // item, reason
 	queued    *prometheus.GaugeVec   // item
 	stopped   prometheus.Gauge
+	splits    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -41,6 +42,10 @@ func newMetrics() *metrics {
 			Name: ns + "queued",
 			Help: "Samples and events waiting for delivery, by item (samples, events).",
 		}, []string{"item"}),
+		splits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: ns + "post_splits_total",
+			Help: "Posts split in two after Netuitive refused them as too large (413).",
+		}),
 		stopped: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: ns + "stopped",
 			Help: "1 when Netuitive answered 410 or 418 (the vendor clients' kill switch) and posting stopped.",
@@ -49,7 +54,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.posts, m.failures, m.retries, m.delivered, m.dropped, m.queued, m.stopped} {
+	for _, c := range []prometheus.Collector{m.posts, m.failures, m.retries, m.delivered, m.dropped, m.queued, m.stopped, m.splits} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
