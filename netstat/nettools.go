@@ -96,6 +96,13 @@ var netToolsAlways = map[string][]string{
 	"Udp":  {"InDatagrams", "NoPorts", "InErrors", "OutDatagrams"},
 }
 
+// isNetToolsStatic reports whether line is one of the descriptive lines old
+// net-tools printed for constants ("Forwarding is disabled", "RTO algorithm
+// is vanj"): no counter, and not an error either.
+func isNetToolsStatic(line string) bool {
+	return strings.HasPrefix(line, "Forwarding is ") || strings.HasPrefix(line, "RTO algorithm is ")
+}
+
 // ParseNetTools parses the text of Linux net-tools `netstat -s`, old and
 // new wordings, into /proc field names (so the same table maps both).
 //
@@ -175,6 +182,9 @@ func ParseNetTools(data []byte) (*Reading, error) {
 		toks := tokenize(trimmed)
 		nums := numberPositions(toks)
 		if len(nums) == 0 {
+			if isNetToolsStatic(trimmed) {
+				continue
+			}
 			r.warnf(true, "line %d: %q has no number; ignored", ln, clip(trimmed))
 			cur.bad = true
 			continue
