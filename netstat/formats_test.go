@@ -74,7 +74,7 @@ func TestParseCases(t *testing.T) {
 				absent: []string{TCPChecksumErrors, TCPSegmentsIn, UDPNoPorts}, warnHas: []string{`section Tcp: "InSegs" missing`}}},
 		{name: "net-tools: histogram entries are not counters", input: "Icmp:\n    3 ICMP messages received\n    ICMP input histogram:\n        echo requests: 3\n    0 ICMP messages sent\n",
 			fixtureCase: fixtureCase{format: FormatLinuxNetTools, counters: map[string]uint64{ICMPMsgsIn: 3, ICMPMsgsOut: 0}, raw: map[string]uint64{"Icmp.ICMP input histogram.echo requests": 3}}},
-		{name: "net-tools: old static lines are not errors", input: "Ip:\n    Forwarding is disabled.\n    5 total packets received\nTcp:\n    RTO algorithm is vanj\n    3 active connections openings\n",
+		{name: "net-tools: old static lines are not errors", input: "Ip:\n    Forwarding is disabled.\n    5 total packets received\n    0 forwarded\n    0 incoming packets discarded\n    5 incoming packets delivered\n    4 requests sent out\nTcp:\n    RTO algorithm is vanj\n    3 active connections openings\n",
 			fixtureCase: fixtureCase{format: FormatLinuxNetTools, counters: map[string]uint64{IPPacketsIn: 5, TCPActiveOpens: 3}}},
 		{name: "net-tools: nothing readable", input: "netstat: no support for `AF INET (tcp)' on this system.\n",
 			fixtureCase: fixtureCase{format: FormatLinuxNetTools, errIs: ErrNoData, errHas: []string{"no support"}}},
