@@ -31,6 +31,7 @@ import (
 	"github.com/statsd-agent/statsd-agent/server/tcp"
 	"github.com/statsd-agent/statsd-agent/server/udp"
 	"github.com/statsd-agent/statsd-agent/server/unixgram"
+	"golang.org/x/time/rate"
 )
 
 // DefaultUDP is the UDP listen address a zero Config uses.
@@ -98,6 +99,7 @@ type Agent struct {
 	flushMu sync.Mutex
 	lastAt  atomic.Int64 // unix nanos of the last flush
 
+	overLog *rate.Limiter
 	runOnce sync.Once
 	started time.Time // set by Run before anything reads it
 }
@@ -120,7 +122,8 @@ func New(cfg Config, backends []flush.Backend, logger *slog.Logger) (*Agent, err
 	if cfg.UDP == "" {
 		cfg.UDP = DefaultUDP
 	}
-	a := &Agent{cfg: cfg, logger: logger, agg: aggregate.New(cfg.Aggregate)}
+	a := &Agent{cfg: cfg, logger: logger, agg: aggregate.New(cfg.Aggregate),
+		overLog: rate.NewLimiter(rate.Every(time.Minute), 1)}
 	metrics := ingest.NewMetrics()
 	a.pipe = ingest.New(a.agg, cfg.Parser, metrics, logger)
 	if cfg.UDP != "none" {
@@ -166,6 +169,12 @@ func (a *Agent) register(reg prometheus.Registerer, m *ingest.Metrics) error {
 	cs := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "statsd_agent_series",
 			Help: "Series in the last flush."}, func() float64 { return float64(a.series.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "statsd_agent_overflow_series_total",
+			Help: "Series folded into statsd_agent.overflow by a cardinality budget (counted per interval)."},
+			func() float64 { _, t := a.agg.Overflow(); return float64(t.Series) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "statsd_agent_overflow_samples_total",
+			Help: "Samples folded into statsd_agent.overflow by a cardinality budget."},
+			func() float64 { _, t := a.agg.Overflow(); return float64(t.Samples) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "statsd_agent_last_flush_timestamp_seconds",
 			Help: "Unix time of the last flush."}, func() float64 { return float64(a.lastAt.Load()) / 1e9 }),
 	}
@@ -263,6 +272,10 @@ func (a *Agent) partialSnapshot(now time.Time, elapsed time.Duration) *aggregate
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
 	snap := a.agg.FlushPartial(now, elapsed)
+	if last, _ := a.agg.Overflow(); last.Samples > 0 && a.overLog.Allow() {
+		a.logger.Warn("cardinality budget exceeded: series folded into "+aggregate.OverflowName,
+			"series", last.Series, "samples", last.Samples, "top_names", last.TopNames(5))
+	}
 	for _, p := range a.cfg.Processors {
 		p.Process(snap)
 	}

@@ -44,6 +44,14 @@ type Config struct {
 	// GaugeTTL is how long a gauge is kept without an update. 0 means
 	// 5 minutes; negative means forever.
 	GaugeTTL time.Duration
+	// MaxSeries is the cardinality budget: the most series kept per
+	// interval; samples of further new series are folded into one
+	// OverflowName series per type, so totals stay right. It applies to
+	// each input shard and again to the merged interval. 0 means no limit.
+	MaxSeries int
+	// MaxSeriesPerName is the most series (tag combinations) per metric
+	// name and shard; further ones are folded likewise. 0 means no limit.
+	MaxSeriesPerName int
 	// Sketches makes every distribution's DistStats carry a mergeable
 	// sketch of its values (DistStats.Sketch), for backends that export
 	// distributions.
@@ -98,11 +106,13 @@ type Aggregator struct {
 	mu     sync.Mutex // guards shards
 	shards []*Shard
 
-	flushMu sync.Mutex // serialises Flush
-	gauges  map[string]*gaugeState
-	idle    map[string]*idleState
-	merged  map[string]*entry // reused merge buffer
-	scratch []float64         // reused by exactStats
+	flushMu    sync.Mutex // serialises Flush
+	gauges     map[string]*gaugeState
+	idle       map[string]*idleState
+	merged     map[string]*entry // reused merge buffer
+	lastOver   OverflowStats     // folding in the last Flush
+	overTotals OverflowStats     // folding since the start
+	scratch    []float64         // reused by exactStats
 }
 
 type gaugeState struct {
@@ -142,6 +152,7 @@ func (a *Aggregator) SetConfig(cfg Config) {
 	for _, s := range a.shards {
 		s.mu.Lock()
 		s.maxValues = a.cfg.MaxValues
+		s.setLimits(a.cfg)
 		s.mu.Unlock()
 	}
 	a.mu.Unlock()
@@ -149,7 +160,9 @@ func (a *Aggregator) SetConfig(cfg Config) {
 
 // NewShard returns a new shard for one input goroutine.
 func (a *Aggregator) NewShard() *Shard {
-	s := &Shard{agg: a, m: make(map[string]*entry), maxValues: a.cfg.MaxValues}
+	s := &Shard{agg: a, m: make(map[string]*entry), maxValues: a.cfg.MaxValues,
+		names: make(map[string]int), spareNms: make(map[string]int)}
+	s.setLimits(a.cfg)
 	a.mu.Lock()
 	a.shards = append(a.shards, s)
 	a.mu.Unlock()
@@ -192,16 +205,27 @@ func (a *Aggregator) FlushPartial(now time.Time, elapsed time.Duration) *Snapsho
 	}
 	merged := a.merged
 	olds := make([]map[string]*entry, len(shards))
+	oldNames := make([]map[string]int, len(shards))
+	a.lastOver = OverflowStats{ByName: map[string]uint64{}}
 	for i, s := range shards {
 		s.mu.Lock()
 		m, ev, sc := s.m, s.events, s.checks
+		names := s.names
 		if s.spare != nil {
 			s.m, s.spare = s.spare, nil
 		} else {
 			s.m = make(map[string]*entry, len(m))
 		}
+		s.names, s.spareNms = s.spareNms, nil
+		if s.names == nil {
+			s.names = make(map[string]int)
+		}
+		over := s.over
+		s.over = newOverflowCounts()
 		s.events, s.checks = nil, nil
 		s.mu.Unlock()
+		a.addOverflow(&over)
+		oldNames[i] = names
 		olds[i] = m
 		snap.Events = append(snap.Events, ev...)
 		snap.ServiceChecks = append(snap.ServiceChecks, sc...)
@@ -229,13 +253,23 @@ func (a *Aggregator) FlushPartial(now time.Time, elapsed time.Duration) *Snapsho
 				}
 				if e.idle++; e.idle >= idleEvict {
 					delete(m, k)
+					if n := oldNames[i][e.name]; n > 1 {
+						oldNames[i][e.name] = n - 1
+					} else {
+						delete(oldNames[i], e.name)
+					}
 				}
 			}
 			s.mu.Lock()
 			s.spare = m
+			s.spareNms = oldNames[i]
 			s.mu.Unlock()
 		}
 	}()
+
+	if cfg.MaxSeries > 0 && len(merged) > cfg.MaxSeries {
+		a.foldMerged(merged, cfg.MaxSeries)
+	}
 
 	seconds := float64(cfg.Interval.Milliseconds()) / 1000
 	series := make([]Series, 0, len(merged)+len(a.gauges))
@@ -330,4 +364,100 @@ func seriesLess(a, b *Series) bool {
 		}
 	}
 	return len(a.Tags) < len(b.Tags)
+}
+
+func newOverflowCounts() overflowCounts {
+	return overflowCounts{series: make(map[string]struct{}), byName: make(map[string]uint64)}
+}
+
+func (s *Shard) setLimits(cfg Config) {
+	s.limits = limits{series: cfg.MaxSeries, perName: cfg.MaxSeriesPerName}
+	if s.over.series == nil {
+		s.over = newOverflowCounts()
+	}
+}
+
+// OverflowStats describe the series folded into the overflow series.
+type OverflowStats struct {
+	// Series is the number of distinct series folded (per shard and
+	// interval, so a series folded in two intervals counts twice).
+	Series uint64
+	// Samples is the number of samples folded.
+	Samples uint64
+	// ByName counts folded samples per metric name (bounded to the first
+	// 1000 names per shard and interval).
+	ByName map[string]uint64
+}
+
+// TopNames returns up to n metric names with the most folded samples.
+func (o OverflowStats) TopNames(n int) []string {
+	names := make([]string, 0, len(o.ByName))
+	for k := range o.ByName {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if o.ByName[names[i]] != o.ByName[names[j]] {
+			return o.ByName[names[i]] > o.ByName[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	if len(names) > n {
+		names = names[:n]
+	}
+	return names
+}
+
+// Overflow returns the folding of the last Flush and since the start.
+func (a *Aggregator) Overflow() (last, total OverflowStats) {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	return a.lastOver, OverflowStats{Series: a.overTotals.Series, Samples: a.overTotals.Samples}
+}
+
+func (a *Aggregator) addOverflow(o *overflowCounts) {
+	n := uint64(len(o.series)) + o.extra
+	a.lastOver.Series += n
+	a.lastOver.Samples += o.samples
+	a.overTotals.Series += n
+	a.overTotals.Samples += o.samples
+	for k, v := range o.byName {
+		a.lastOver.ByName[k] += v
+	}
+}
+
+// foldMerged enforces the budget on the merged interval: the series beyond
+// the first max (in key order, overflow series first) are merged into the
+// overflow series of their type.
+func (a *Aggregator) foldMerged(merged map[string]*entry, limit int) {
+	keys := make([]string, 0, len(merged))
+	for k, e := range merged {
+		if e.name != OverflowName {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	keep := limit - (len(merged) - len(keys))
+	if keep < 0 {
+		keep = 0
+	}
+	if keep >= len(keys) {
+		return
+	}
+	for _, k := range keys[keep:] {
+		e := merged[k]
+		delete(merged, k)
+		okey := overflowKey(e.typ)
+		into, ok := merged[okey]
+		if !ok {
+			into = &entry{name: OverflowName, typ: e.typ, touched: true}
+			if e.typ == protocol.Set {
+				into.members = make(map[string]struct{})
+			}
+			merged[okey] = into
+		}
+		into.mergeAny(e)
+		a.lastOver.Series++
+		a.overTotals.Series++
+		a.lastOver.ByName[e.name] += uint64(max(e.n, 1))
+	}
 }

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -350,5 +351,89 @@ func TestSketches(t *testing.T) {
 		return a.Flush(t0)
 	}(), "t", protocol.Timer).Dist; d.Sketch != nil {
 		t.Error("sketch built without Config.Sketches")
+	}
+}
+
+// A high-cardinality flood: the budget holds and totals stay right through
+// the overflow series.
+func TestCardinalityBudget(t *testing.T) {
+	a := New(Config{MaxSeries: 100, MaxSeriesPerName: 10})
+	s1, s2 := a.NewShard(), a.NewShard()
+	total := 0.0
+	for i := 0; i < 5000; i++ {
+		s := sample(fmt.Sprintf("flood.%d", i%500), protocol.Counter, 1)
+		s.Tags = []byte(fmt.Sprintf("user:%d", i))
+		if i%2 == 0 {
+			add(s1, s)
+		} else {
+			add(s2, s)
+		}
+		total++
+	}
+	add(s1, sample("known", protocol.Counter, 7))
+	total += 7
+	snap := a.Flush(t0)
+	if len(snap.Series) > 100 {
+		t.Errorf("%d series, budget 100", len(snap.Series))
+	}
+	var sum float64
+	var overflow *Series
+	for i := range snap.Series {
+		sum += snap.Series[i].Value
+		if snap.Series[i].Name == OverflowName {
+			overflow = &snap.Series[i]
+		}
+	}
+	if sum != total {
+		t.Errorf("total through the budget %v, want %v", sum, total)
+	}
+	if overflow == nil || overflow.Type != protocol.Counter || overflow.Tags != nil {
+		t.Fatalf("no untagged overflow counter: %+v", overflow)
+	}
+	last, all := a.Overflow()
+	if last.Samples == 0 || last.Series == 0 || all.Series < last.Series || len(last.TopNames(3)) != 3 {
+		t.Errorf("overflow stats %+v / %+v", last, all)
+	}
+	// Per name: one name with 50 tag values keeps at most 10 per shard.
+	b := New(Config{MaxSeriesPerName: 10})
+	sh := b.NewShard()
+	for i := 0; i < 50; i++ {
+		s := sample("one.name", protocol.Timer, float64(i))
+		s.Tags = []byte(fmt.Sprintf("id:%d", i))
+		add(sh, s)
+	}
+	snap = b.Flush(t0)
+	n := 0
+	var values int
+	for _, s := range snap.Series {
+		if s.Name == "one.name" {
+			n++
+		}
+		values += s.Dist.N
+	}
+	if n != 10 || values != 50 {
+		t.Errorf("%d one.name series (want 10), %d values (want 50)", n, values)
+	}
+	if top := func() []string { l, _ := b.Overflow(); return l.TopNames(1) }(); len(top) != 1 || top[0] != "one.name" {
+		t.Errorf("top offender %v", top)
+	}
+}
+
+// Idle series are evicted from the shards, so memory returns to its
+// baseline when traffic stops.
+func TestIdleEviction(t *testing.T) {
+	a := New(Config{})
+	sh := a.NewShard()
+	for i := 0; i < 1000; i++ {
+		add(sh, sample(fmt.Sprintf("s.%d", i), protocol.Counter, 1))
+	}
+	for i := 0; i < 5; i++ {
+		a.Flush(t0.Add(time.Duration(i) * time.Second))
+	}
+	sh.Lock()
+	n := len(sh.m) + len(sh.spare)
+	sh.Unlock()
+	if n != 0 {
+		t.Errorf("%d entries left in the shard after 5 idle intervals", n)
 	}
 }

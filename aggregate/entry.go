@@ -194,6 +194,16 @@ func (e *entry) merge(o *entry) {
 	}
 }
 
+// mergeAny folds o into e like merge, for an overflow entry collecting
+// entries of the same type: gauges take o's last value.
+func (e *entry) mergeAny(o *entry) {
+	if e.typ == protocol.Gauge {
+		e.hasSet, e.setSeq, e.setVal = true, o.setSeq, o.gaugeValue(0)
+		return
+	}
+	e.merge(o)
+}
+
 // gaugeValue applies the interval's sets and deltas, in arrival order, to
 // the value carried from the previous interval.
 func (e *entry) gaugeValue(prev float64) float64 {

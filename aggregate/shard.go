@@ -17,6 +17,10 @@ type Shard struct {
 	agg       *Aggregator
 	m         map[string]*entry
 	spare     map[string]*entry // last interval's map, reset, for the next swap
+	names     map[string]int    // series per metric name in m (only with MaxSeriesPerName)
+	spareNms  map[string]int
+	limits    limits
+	over      overflowCounts // this interval's folding, reported at Flush
 	events    []protocol.Event
 	checks    []protocol.ServiceCheck
 	maxValues int
@@ -44,8 +48,13 @@ func (s *Shard) Add(sm *protocol.Sample) {
 
 	e, ok := s.m[string(k)]
 	if !ok {
-		e = newEntry(sm)
-		s.m[string(k)] = e
+		if e = s.fold(sm, k); e == nil {
+			e = newEntry(sm)
+			s.m[string(k)] = e
+			if s.limits.perName > 0 {
+				s.names[e.name]++
+			}
+		}
 	}
 	e.touched = true
 	rate := sm.SampleRate
@@ -90,3 +99,67 @@ func (s *Shard) AddEvent(ev *protocol.Event) { s.events = append(s.events, *ev) 
 // AddServiceCheck records a DogStatsD service check for the interval. The
 // caller holds the shard's lock; the check is kept as is.
 func (s *Shard) AddServiceCheck(sc *protocol.ServiceCheck) { s.checks = append(s.checks, *sc) }
+
+// limits are the cardinality budgets, copied from the Config.
+type limits struct {
+	series  int // per shard and interval; 0 means no limit
+	perName int
+}
+
+// overflowCounts count what one shard folded in one interval.
+type overflowCounts struct {
+	samples uint64
+	series  map[string]struct{} // distinct folded keys, bounded
+	extra   uint64              // folded keys beyond the bound, counted per sample
+	byName  map[string]uint64   // folded samples per metric name, bounded
+}
+
+const (
+	maxTrackedFoldedKeys  = 10000
+	maxTrackedFoldedNames = 1000
+)
+
+// fold returns the overflow entry a new series must go to when it would
+// exceed a budget, or nil when it fits. It runs only for a key not yet in
+// the shard's map, so the budget costs nothing for known series.
+func (s *Shard) fold(sm *protocol.Sample, key []byte) *entry {
+	if s.limits.series == 0 && s.limits.perName == 0 {
+		return nil
+	}
+	over := s.limits.series > 0 && len(s.m) >= s.limits.series
+	if !over && s.limits.perName > 0 && s.names[string(sm.Name)] >= s.limits.perName {
+		over = true
+	}
+	if !over {
+		return nil
+	}
+	s.over.samples++
+	if _, ok := s.over.series[string(key)]; !ok {
+		if len(s.over.series) < maxTrackedFoldedKeys {
+			s.over.series[string(key)] = struct{}{}
+		} else {
+			s.over.extra++
+		}
+	}
+	if n, ok := s.over.byName[string(sm.Name)]; ok || len(s.over.byName) < maxTrackedFoldedNames {
+		s.over.byName[string(sm.Name)] = n + 1
+	}
+	okey := overflowKey(sm.Type)
+	e, ok := s.m[okey]
+	if !ok {
+		e = &entry{name: OverflowName, typ: sm.Type}
+		if sm.Type == protocol.Set {
+			e.members = make(map[string]struct{})
+		}
+		s.m[okey] = e
+	}
+	return e
+}
+
+// OverflowName is the name of the series that collect the samples of series
+// beyond a cardinality budget, one per type, untagged.
+const OverflowName = "statsd_agent.overflow"
+
+func overflowKey(t protocol.Type) string {
+	return string(rune(t)) + OverflowName + "\x00"
+}

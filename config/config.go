@@ -60,6 +60,12 @@ type File struct {
 	Percentiles []float64 `toml:"percentiles"`
 	// MaxTimerValues per series and interval kept exactly; 0 means 10000.
 	MaxTimerValues int `toml:"max_timer_values"`
+	// MaxSeries is the cardinality budget per interval; series beyond it
+	// are folded into "statsd_agent.overflow" (one per type). 0 = no limit.
+	MaxSeries int `toml:"max_series"`
+	// MaxSeriesPerName bounds the tag combinations of one metric name;
+	// 0 = no limit.
+	MaxSeriesPerName int `toml:"max_series_per_name"`
 	// Idle is "delete" (default) or "zero", for idle counters, timers and sets.
 	Idle string `toml:"idle"`
 	// IdleTTL bounds idle = "zero"; 0 means forever.
@@ -208,8 +214,8 @@ func (f *File) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: want text or json", f.LogFormat))
 	}
-	if f.ReadBuffer < 0 || f.UDPReaders < 0 || f.MaxTimerValues < 0 {
-		errs = append(errs, errors.New("read_buffer, udp_readers and max_timer_values must not be negative"))
+	if f.ReadBuffer < 0 || f.UDPReaders < 0 || f.MaxTimerValues < 0 || f.MaxSeries < 0 || f.MaxSeriesPerName < 0 {
+		errs = append(errs, errors.New("read_buffer, udp_readers, max_timer_values, max_series and max_series_per_name must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -222,6 +228,9 @@ func (f *File) Aggregate() aggregate.Config {
 		MaxValues:   f.MaxTimerValues,
 		IdleTTL:     time.Duration(f.IdleTTL),
 		GaugeTTL:    time.Duration(f.GaugeTTL),
+
+		MaxSeries:        f.MaxSeries,
+		MaxSeriesPerName: f.MaxSeriesPerName,
 	}
 	if f.Idle == "zero" {
 		c.Idle = aggregate.IdleZero

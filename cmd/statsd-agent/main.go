@@ -144,6 +144,8 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		return err
 	})
 	fs.IntVar(&f.MaxTimerValues, "max-timer-values", f.MaxTimerValues, "timer values per series and interval kept exactly before a 1% sketch takes over (0 means 10000)")
+	fs.IntVar(&f.MaxSeries, "max-series", f.MaxSeries, "cardinality budget: most series per interval, the rest folded into statsd_agent.overflow (0 means no limit)")
+	fs.IntVar(&f.MaxSeriesPerName, "max-series-per-name", f.MaxSeriesPerName, "most tag combinations per metric name (0 means no limit)")
 	fs.StringVar(&f.Idle, "idle", f.Idle, "idle counters, timers and sets: \"delete\" (default) or \"zero\"")
 	fs.Var(&f.IdleTTL, "idle-ttl", "with -idle zero, stop sending zeros after this `duration` (default: never)")
 	fs.Var(&f.GaugeTTL, "gauge-ttl", "forget a gauge not updated for this `duration` (default 5m; negative: never)")
