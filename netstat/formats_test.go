@@ -325,3 +325,38 @@ func TestSystemFor(t *testing.T) {
 		t.Error("linux with a proc root must read /proc only")
 	}
 }
+
+func TestLinuxFallback(t *testing.T) {
+	empty := ProcSource{Root: t.TempDir()}
+	text, err := os.ReadFile("testdata/debian12-nettools2.10-k6.18.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools := SourceFunc(func(context.Context) (*Reading, error) { return ParseNetTools(text) })
+	r, err := withFallback(empty, tools).Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Format != FormatLinuxNetTools || r.Counters[TCPSegmentsIn] != 653 {
+		t.Errorf("fallback reading: %s %v", r.Format, r.Counters)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, ""), "because /proc failed") {
+		t.Errorf("fallback not reported: %q", r.Warnings)
+	}
+	broken := SourceFunc(func(context.Context) (*Reading, error) { return nil, errors.New("exec: netstat: not found") })
+	if _, err := withFallback(empty, broken).Read(context.Background()); err == nil ||
+		!strings.Contains(err.Error(), "snmp") || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("both failing: %v", err)
+	}
+	// Bad content in /proc is not a reason to run netstat.
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "net"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "net", "snmp"), []byte("Tcp: A B\nTcp: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := withFallback(ProcSource{Root: root}, tools).Read(context.Background()); !errors.Is(err, ErrMalformed) {
+		t.Errorf("malformed /proc: err = %v, want ErrMalformed", err)
+	}
+}

@@ -37,23 +37,7 @@ func systemFor(goos, procRoot string) Source {
 		if procRoot != "" {
 			return proc
 		}
-		fallback := &CommandSource{Format: FormatLinuxNetTools, Runs: [][]string{{"-s"}}}
-		return SourceFunc(func(ctx context.Context) (*Reading, error) {
-			r, err := proc.Read(ctx)
-			if err == nil {
-				return r, nil
-			}
-			var pe *fs.PathError
-			if !errors.As(err, &pe) {
-				return nil, err
-			}
-			r, ferr := fallback.Read(ctx)
-			if ferr != nil {
-				return nil, fmt.Errorf("%w (fallback: %w)", err, ferr)
-			}
-			r.warnf(false, "read `netstat -s` because /proc failed: %v", err)
-			return r, nil
-		})
+		return withFallback(proc, &CommandSource{Format: FormatLinuxNetTools, Runs: [][]string{{"-s"}}})
 	case "darwin", "ios":
 		return &CommandSource{Format: FormatDarwin, Runs: [][]string{{"-s", "-p", "tcp"}, {"-s", "-p", "udp"}, {"-s", "-p", "ip"}}}
 	case "freebsd", "dragonfly":
@@ -63,6 +47,27 @@ func systemFor(goos, procRoot string) Source {
 	default: // netbsd, openbsd, aix
 		return &CommandSource{Format: FormatBSD, Runs: [][]string{{"-s", "-p", "tcp"}, {"-s", "-p", "udp"}, {"-s", "-p", "ip"}}}
 	}
+}
+
+// withFallback reads proc, and fallback when proc's files cannot be read
+// (not when their content is bad).
+func withFallback(proc ProcSource, fallback Source) Source {
+	return SourceFunc(func(ctx context.Context) (*Reading, error) {
+		r, err := proc.Read(ctx)
+		if err == nil {
+			return r, nil
+		}
+		var pe *fs.PathError
+		if !errors.As(err, &pe) {
+			return nil, err
+		}
+		r, ferr := fallback.Read(ctx)
+		if ferr != nil {
+			return nil, fmt.Errorf("%w (fallback: %w)", err, ferr)
+		}
+		r.warnf(false, "read `netstat -s` because /proc failed: %v", err)
+		return r, nil
+	})
 }
 
 // CommandSource runs the netstat command once per entry of Runs, joins the
