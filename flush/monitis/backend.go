@@ -461,9 +461,13 @@ func (b *Backend) ensureMonitor(ctx context.Context, p *pending) (*monitorState,
 		}
 		st.params, st.known = info.ResultParams, true
 	}
+	have := make(map[string]struct{}, len(st.params))
+	for _, rp := range st.params {
+		have[rp.Name] = struct{}{}
+	}
 	var missing []ResultParam
 	for _, rp := range p.params {
-		if !hasParam(st.params, rp.Name) {
+		if _, ok := have[rp.Name]; !ok {
 			missing = append(missing, rp)
 		}
 	}
@@ -482,15 +486,6 @@ func (b *Backend) ensureMonitor(ctx context.Context, p *pending) (*monitorState,
 		b.log.Info("monitis: monitor params extended", "monitor", p.monitor, "id", st.id, "added", len(missing))
 	}
 	return st, nil
-}
-
-func hasParam(ps []ResultParam, name string) bool {
-	for _, p := range ps {
-		if p.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // list records the monitors with tag (all monitors when tag is "").

@@ -169,6 +169,8 @@ func (m *mapper) wantStat(t protocol.Type, key string) bool {
 // mapped to the same result param of the same monitor.
 func (m *mapper) encode(s *aggregate.Snapshot) (out []*pending, conflicts int) {
 	byMonitor := map[string]*pending{}
+	type key struct{ monitor, param string }
+	seen := map[key]struct{}{}
 	get := func(name, tag string) *pending {
 		p := byMonitor[name]
 		if p == nil {
@@ -178,12 +180,12 @@ func (m *mapper) encode(s *aggregate.Snapshot) (out []*pending, conflicts int) {
 		return p
 	}
 	add := func(p *pending, rp ResultParam, value string) {
-		for _, have := range p.params {
-			if have.Name == rp.Name {
-				conflicts++
-				return
-			}
+		k := key{p.monitor, rp.Name}
+		if _, dup := seen[k]; dup {
+			conflicts++
+			return
 		}
+		seen[k] = struct{}{}
 		p.params = append(p.params, rp)
 		p.values = append(p.values, ResultValue{rp.Name, value})
 	}
