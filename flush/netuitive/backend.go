@@ -51,12 +51,13 @@ type Backend struct {
 	// jitter returns a float in [0, 1).
 	jitter func() float64
 
-	queue       []queued
-	queuedItems [2]int // by kind
-	authFailing bool   // the last answer was a configuration/auth failure
-	stopped     bool   // the service asked us to stop (410/418)
-	clockDone   bool   // the server clock was compared once
-	warned413   bool   // a post too large was reported once
+	queue        []queued
+	queuedItems  [2]int // by kind
+	authFailing  bool   // the last answer was a configuration/auth failure
+	stopped      bool   // the service asked us to stop (410/418)
+	clockDone    bool   // the server clock was compared once
+	warned413    bool   // a post too large was reported once
+	checkFailing bool   // the check-in is refused (reported once)
 }
 
 // queued is a post waiting for delivery.
@@ -558,19 +559,33 @@ func (b *Backend) checkInURL(interval time.Duration) string {
 }
 
 // checkIn posts the heartbeat once; it is not queued (a late heartbeat
-// means nothing). Failures are counted; the kill switch and refusals are
-// handled as for data posts.
+// means nothing). A failure is logged once until a check-in succeeds again
+// (network errors and 5xx only at debug level: the data posts report those);
+// the kill switch is honoured as for data posts.
 func (b *Backend) checkIn(ctx context.Context, interval time.Duration) {
 	out := b.send(ctx, "check", b.checkInURL(interval), nil)
 	switch out.class {
+	case delivered:
+		if b.checkFailing {
+			b.checkFailing = false
+			b.log.Info("netuitive accepts the heartbeat check-in again")
+		}
 	case stop:
 		b.stop(out)
-	case refused:
-		b.reportRefused(out)
-	case rejected:
-		b.log.Error("netuitive rejected the heartbeat check-in", "status", out.status, "error", out.err.Error())
 	case retry:
 		b.log.Debug("netuitive heartbeat check-in failed", "error", out.err.Error())
+	case refused:
+		if out.status == http.StatusUnauthorized || out.status == http.StatusForbidden {
+			b.reportRefused(out) // the key: one message for posts and check-ins
+			return
+		}
+		fallthrough
+	default:
+		if !b.checkFailing {
+			b.checkFailing = true
+			b.log.Error("netuitive refuses the heartbeat check-in; Netuitive may report this agent as down",
+				"status", out.status, "error", out.err.Error(), "hint", "check check_name, element_id, url and the API key")
+		}
 	}
 }
 

@@ -102,6 +102,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	b.now, b.sleep, b.jitter = h.clock.now, h.clock.sleep, func() float64 { return 0.5 }
+	b.clockDone = true // the fake's clock is real time; TestClockSkewWarning checks it
 	h.b = b
 	t.Cleanup(func() {
 		if s := h.logs.String(); strings.Contains(s, testKey) {
@@ -645,6 +646,7 @@ func TestClockSkewWarning(t *testing.T) {
 		warn   bool
 	}{{0, false}, {4 * time.Minute, false}, {-10 * time.Minute, true}, {time.Hour, true}} {
 		h := newHarness(t, nil)
+		h.b.clockDone = false
 		h.srv.Now = func() time.Time { return flushTime }
 		h.srv.ClockOffset = tc.offset
 		h.flush(t, e2eSnapshot(flushTime, 1), 0)
@@ -773,5 +775,26 @@ func TestTooLargeIsSplit(t *testing.T) {
 	h.flush(t, one, 0)
 	if lines := h.logs.lines("rejected"); len(lines) != 1 || !strings.Contains(lines[0], "max_metrics_per_post") {
 		t.Errorf("want one rejection with the hint, got:\n%s", h.logs)
+	}
+}
+
+func TestCheckInRefusedOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	h.srv.InjectFault(netuitivetest.Fault{Endpoint: netuitivetest.CheckIn, Status: 404})
+	for i := range 3 {
+		if err := h.flush(t, e2eSnapshot(flushTime.Add(time.Duration(i)*10*time.Second), 1), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(h.logs.lines("level=ERROR")); n != 1 || len(h.logs.lines("heartbeat")) != 1 {
+		t.Errorf("want one error about the heartbeat, got:\n%s", h.logs)
+	}
+	if n := len(h.srv.Elements()); n != 3 {
+		t.Errorf("data posts = %d, want 3 (the check-in does not block data)", n)
+	}
+	h.srv.ClearFaults()
+	h.flush(t, e2eSnapshot(flushTime.Add(30*time.Second), 1), 0)
+	if len(h.logs.lines("check-in again")) != 1 {
+		t.Errorf("recovery not logged:\n%s", h.logs)
 	}
 }

@@ -75,6 +75,7 @@ func FuzzEncodeAccepted(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkAppendMatches(t, snap, &r)
 		posts, invalid := encode(snap, &r)
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			if invalid != 3 {
