@@ -1,0 +1,367 @@
+package anomaly
+
+import (
+	"math"
+	"time"
+)
+
+// hoursPerWeek is the number of buckets of the seasonal profile.
+const hoursPerWeek = 168
+
+// params are the numbers a baseline needs, resolved from a Config and the
+// flush interval.
+type params struct {
+	k           float64
+	alpha       float64 // rolling weight of a new point: 1 - 2^(-interval/halfLife)
+	interval    int64   // seconds (at least 1)
+	warm        int64   // points before any verdict
+	need        int     // consecutive points outside (inside) to raise (clear)
+	seasonWeeks int
+	blendWeeks  int
+	validMin    float64
+	validMax    float64
+	suddenN     int // 0 turns the sudden-change test off
+	suddenMin   float64
+}
+
+// relFloor is the smallest standard deviation, relative to |mean|, a band
+// uses: a constant series gets a band of +-k% instead of a zero-width one.
+const relFloor = 0.01
+
+// absFloor is the smallest standard deviation of any band.
+const absFloor = 1e-9
+
+// maxFitCV suppresses the sudden-change test when the residual standard
+// error of the fit exceeds this fraction of the window's mean (a poor fit).
+const maxFitCV = 0.5
+
+func newParams(c Config, interval time.Duration) params {
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	sec := int64(interval / time.Second)
+	if sec < 1 {
+		sec = 1
+	}
+	p := params{
+		k:           c.K,
+		alpha:       1 - math.Exp2(-float64(interval)/float64(c.HalfLife)),
+		interval:    sec,
+		warm:        int64(math.Ceil(float64(c.WarmUp) / float64(interval))),
+		need:        int(math.Ceil(float64(c.Duration) / float64(interval))),
+		seasonWeeks: c.SeasonWeeks,
+		blendWeeks:  DefaultBlendWeeks,
+		validMin:    math.Inf(-1),
+		validMax:    math.Inf(1),
+		suddenMin:   c.SuddenChange,
+	}
+	if p.warm < DefaultMinWarmUp {
+		p.warm = DefaultMinWarmUp
+	}
+	if p.need < 1 {
+		p.need = 1
+	}
+	if c.SuddenPoints > 0 {
+		p.suddenN = c.SuddenPoints
+	}
+	return p
+}
+
+// Band is the learned range of normal values of one series statistic at
+// one time.
+type Band struct {
+	// Ready is false during the warm-up; the other fields are then the
+	// rolling estimates so far and no verdict is made.
+	Ready bool
+	// Mean and Std are the baseline's expected value and standard
+	// deviation.
+	Mean, Std float64
+	// Lower and Upper are Mean -+ K*Std clamped to the valid range.
+	Lower, Upper float64
+}
+
+// bucket is one hour of the week in the seasonal profile.
+type bucket struct {
+	Mean  float64 `json:"m"`
+	Var   float64 `json:"v"`
+	Weeks int     `json:"w"`
+}
+
+// baseline is the learned state of one series statistic. Its memory is
+// fixed: 168 buckets (24 B each), the sudden-change window (16 B a point)
+// and a few scalars, about 4.5 KiB with the default 24-point window.
+type baseline struct {
+	// Rolling baseline: exponentially weighted mean and variance.
+	N    int64   `json:"n"`
+	Mean float64 `json:"mean"`
+	Var  float64 `json:"var"`
+	// Residual baseline: exponentially weighted mean and variance of
+	// value - seasonal mean, learned once a bucket has a week behind it.
+	EN    int64   `json:"en"`
+	EMean float64 `json:"emean"`
+	EVar  float64 `json:"evar"`
+	// Seasonal profile by hour of week (Monday 00:00 UTC is bucket 0) and
+	// the running statistics of the current hour, folded into its bucket
+	// when the hour ends.
+	Season [hoursPerWeek]bucket `json:"season"`
+	Hour   int64                `json:"hour"` // Unix hour of the accumulator; 0 means empty
+	HN     float64              `json:"hn"`
+	HMean  float64              `json:"hmean"`
+	HM2    float64              `json:"hm2"`
+	// Verdict state.
+	Out       int   `json:"out"`
+	In        int   `json:"in"`
+	Deviating bool  `json:"deviating"`
+	Since     int64 `json:"since"`
+	// Sudden-change window: the last points and their Unix times, oldest
+	// first, and the points left before the test may fire again.
+	Ring  []float64 `json:"ring"`
+	RingT []int64   `json:"ring_t"`
+	Cool  int       `json:"cool"`
+	Last  int64     `json:"last"` // Unix time of the last point
+	// Neg is set once a negative value was seen: a counter, set or timer
+	// statistic is clamped at 0 only while it has never been negative.
+	Neg bool `json:"neg,omitempty"`
+}
+
+// result is the verdict on one point.
+type result struct {
+	Band      Band
+	Outside   bool    // the value is outside the band
+	Deviating bool    // the series is deviating after this point
+	Raised    bool    // this point raised a deviation
+	Recovered bool    // this point ended one
+	Sudden    bool    // the sudden-change test fired
+	Change    float64 // |observed - projected| / |projected| when Sudden
+	Projected float64 // the projected value when Sudden
+}
+
+// hourOfWeek returns the bucket of Unix hour h (the Unix epoch was a
+// Thursday, 72 hours after a Monday 00:00).
+func hourOfWeek(h int64) int {
+	return int(((h+72)%hoursPerWeek + hoursPerWeek) % hoursPerWeek)
+}
+
+func unixHour(t int64) int64 {
+	if t < 0 {
+		return (t - 3599) / 3600
+	}
+	return t / 3600
+}
+
+// predict returns the expected mean and variance of a value at Unix time t
+// and whether the warm-up is over.
+//
+// The prediction mixes two distributions: the rolling baseline (mean,
+// variance) and the seasonal one (bucket mean + residual mean, residual
+// variance). The seasonal one's weight c grows with the weeks its bucket
+// has seen (c = weeks/blendWeeks, capped at 1) and with the residual
+// baseline's warm-up, so the band moves from the rolling baseline alone
+// in week one to the seasonal profile once two weeks are seen. The
+// mixture's variance is c*v2 + (1-c)*v1 + c*(1-c)*(m2-m1)^2: the band
+// stays wide where the two disagree.
+func (b *baseline) predict(p *params, t int64) (mean, variance float64, ready bool) {
+	mean, variance = b.Mean, b.Var
+	if b.N < p.warm {
+		return mean, variance, false
+	}
+	bk := &b.Season[hourOfWeek(unixHour(t))]
+	if bk.Weeks == 0 || b.EN == 0 {
+		return mean, variance, true
+	}
+	c := math.Min(float64(bk.Weeks)/float64(p.blendWeeks), 1) * math.Min(float64(b.EN)/float64(p.warm), 1)
+	m2 := bk.Mean + b.EMean
+	v2 := b.EVar
+	d := m2 - mean
+	return c*m2 + (1-c)*mean, c*v2 + (1-c)*variance + c*(1-c)*d*d, true
+}
+
+// band returns the band at Unix time t.
+func (b *baseline) band(p *params, t int64) Band {
+	m, v, ready := b.predict(p, t)
+	std := math.Sqrt(math.Max(v, 0))
+	std = math.Max(std, math.Max(relFloor*math.Abs(m), absFloor))
+	return Band{
+		Ready: ready,
+		Mean:  m,
+		Std:   std,
+		Lower: math.Max(m-p.k*std, p.validMin),
+		Upper: math.Min(m+p.k*std, p.validMax),
+	}
+}
+
+// observe judges value x at Unix time t against the band learned so far,
+// then learns from it.
+func (b *baseline) observe(p *params, t int64, x float64) result {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return result{Band: b.band(p, t), Deviating: b.Deviating}
+	}
+	r := result{Band: b.band(p, t)}
+	if r.Band.Ready {
+		if x < 0 && !b.Neg && p.validMin == 0 {
+			// A first negative value: the statistic is not
+			// non-negative after all; judge it without the clamp.
+			q := *p
+			q.validMin = math.Inf(-1)
+			r.Band = b.band(&q, t)
+		}
+		r.Outside = x > r.Band.Upper || x < r.Band.Lower
+		if r.Outside {
+			b.Out++
+			b.In = 0
+		} else {
+			b.In++
+			b.Out = 0
+		}
+		switch {
+		case !b.Deviating && b.Out >= p.need:
+			b.Deviating, r.Raised, b.Since = true, true, t
+		case b.Deviating && b.In >= p.need:
+			b.Deviating, r.Recovered = false, true
+		}
+		r.Sudden, r.Projected, r.Change = b.sudden(p, t, x)
+	}
+	r.Deviating = b.Deviating
+	b.learn(p, t, x, r.Band)
+	return r
+}
+
+// learn updates the baselines with x. After the warm-up, x is first
+// clamped to the unclamped band mean -+ k*std, so a spike moves the
+// baseline by at most k standard deviations (a lasting level shift still
+// becomes the new normal within a few half-lives).
+func (b *baseline) learn(p *params, t int64, x float64, bd Band) {
+	if bd.Ready {
+		x = math.Min(math.Max(x, bd.Mean-p.k*bd.Std), bd.Mean+p.k*bd.Std)
+	}
+	b.N++
+	b.Mean, b.Var = ewUpdate(b.Mean, b.Var, x, math.Max(p.alpha, 1/float64(b.N)))
+
+	h := unixHour(t)
+	bk := &b.Season[hourOfWeek(h)]
+	if bk.Weeks > 0 {
+		e := x - bk.Mean
+		if b.EN == 0 {
+			b.EMean, b.EVar = 0, bk.Var
+		}
+		b.EN++
+		b.EMean, b.EVar = ewUpdate(b.EMean, b.EVar, e, math.Max(p.alpha, 1/float64(b.EN)))
+	}
+	if b.Hour != h {
+		b.fold(p)
+		b.Hour, b.HN, b.HMean, b.HM2 = h, 0, 0, 0
+	}
+	b.HN++
+	d := x - b.HMean
+	b.HMean += d / b.HN
+	b.HM2 += d * (x - b.HMean)
+
+	if p.suddenN > 0 {
+		if len(b.Ring) >= p.suddenN {
+			n := copy(b.Ring, b.Ring[len(b.Ring)-p.suddenN+1:])
+			b.Ring = b.Ring[:n]
+			n = copy(b.RingT, b.RingT[len(b.RingT)-p.suddenN+1:])
+			b.RingT = b.RingT[:n]
+		}
+		b.Ring = append(b.Ring, x)
+		b.RingT = append(b.RingT, t)
+	}
+	if b.Cool > 0 {
+		b.Cool--
+	}
+	b.Last = t
+	if x < 0 {
+		b.Neg = true
+	}
+}
+
+// fold adds the finished hour to its bucket: the first week sets it, later
+// ones are averaged in with weight 1/min(weeks+1, seasonWeeks), as a
+// mixture (the bucket's variance includes the spread between weeks).
+func (b *baseline) fold(p *params) {
+	if b.Hour == 0 || b.HN == 0 {
+		return
+	}
+	bk := &b.Season[hourOfWeek(b.Hour)]
+	hv := b.HM2 / b.HN
+	a := 1 / math.Min(float64(bk.Weeks+1), float64(p.seasonWeeks))
+	d := b.HMean - bk.Mean
+	bk.Mean += a * d
+	bk.Var = (1-a)*bk.Var + a*hv + a*(1-a)*d*d
+	if bk.Weeks < 1<<20 {
+		bk.Weeks++
+	}
+}
+
+// ewUpdate is one step of an exponentially weighted mean and variance with
+// weight a for the new value.
+func ewUpdate(mean, variance, x, a float64) (float64, float64) {
+	d := x - mean
+	incr := a * d
+	return mean + incr, (1 - a) * (variance + d*incr)
+}
+
+// sudden is the sudden-change test: fit a least-squares line to the last
+// suddenN points, project the next one and report when x falls outside
+// the projection's prediction interval (k standard errors) by at least
+// suddenMin relative to the projection. It stays quiet while the window is
+// not full or has a gap (sparse data), when the fit is poor (residual
+// standard error over half the window's mean), when the move continues the
+// window's trend, and for suddenN points after firing.
+func (b *baseline) sudden(p *params, t int64, x float64) (fired bool, projected, change float64) {
+	n := len(b.Ring)
+	if p.suddenN == 0 || n < p.suddenN || b.Cool > 0 {
+		return false, 0, 0
+	}
+	for i := 1; i < n; i++ {
+		if b.RingT[i]-b.RingT[i-1] > 2*p.interval {
+			return false, 0, 0
+		}
+	}
+	if t-b.RingT[n-1] > 2*p.interval {
+		return false, 0, 0
+	}
+	fn := float64(n)
+	xbar := (fn - 1) / 2
+	var ybar float64
+	for _, y := range b.Ring {
+		ybar += y
+	}
+	ybar /= fn
+	var sxx, sxy float64
+	for i, y := range b.Ring {
+		dx := float64(i) - xbar
+		sxx += dx * dx
+		sxy += dx * (y - ybar)
+	}
+	slope := sxy / sxx
+	icept := ybar - slope*xbar
+	var sse float64
+	for i, y := range b.Ring {
+		r := y - (icept + slope*float64(i))
+		sse += r * r
+	}
+	s := math.Sqrt(sse / (fn - 2))
+	if s > maxFitCV*math.Abs(ybar) {
+		return false, 0, 0 // poor fit
+	}
+	projected = icept + slope*fn
+	dx := fn - xbar
+	sp := s * math.Sqrt(1+1/fn+dx*dx/sxx)
+	diff := x - projected
+	if math.Abs(diff) <= p.k*sp {
+		return false, 0, 0
+	}
+	if math.Abs(slope)*fn > 3*s && (diff > 0) == (slope > 0) {
+		return false, 0, 0 // continues the trend
+	}
+	change = math.Inf(1)
+	if projected != 0 {
+		change = math.Abs(diff) / math.Abs(projected)
+	}
+	if change < p.suddenMin {
+		return false, 0, 0
+	}
+	b.Cool = p.suddenN
+	return true, projected, change
+}
