@@ -132,9 +132,14 @@ func (p *Parser) parseMetric(line []byte) (Result, error) {
 	// name-embedded tag delimiter, and whether the sanitiser has work to do.
 	colon, delim, dirty := -1, -1, false
 scan:
-	for i, c := range line {
-		switch scanClass[c] {
-		case scanPlain:
+	for i := 0; i < len(line); i++ {
+		for i < len(line) && scanClass[line[i]] == scanPlain {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		switch scanClass[line[i]] {
 		case scanColon:
 			colon = i
 			break scan
@@ -224,8 +229,10 @@ var scanClass = func() (t [256]uint8) {
 // '@' and holds a ':' ("n:1|c|@0.5:2|c"). Colons in other fields (tags,
 // "c:", "e:", "card:") never make a line legacy.
 func isLegacy(typeField, opt []byte) bool {
-	if bytes.IndexByte(typeField, ':') >= 0 {
-		return true
+	for _, c := range typeField { // one or two bytes: no IndexByte call
+		if c == ':' {
+			return true
+		}
 	}
 	for opt != nil {
 		var f []byte
