@@ -195,7 +195,21 @@ func (v *Verifier) WaitCaughtUp(ctx context.Context, before Counters, want int64
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
-		if last.Lines-before.Lines >= float64(want) || time.Since(changed) >= settle {
+		if last.Lines-before.Lines >= float64(want) {
+			// All lines are in; read once more after a poll interval, so
+			// that counters the agent publishes just after the line counter
+			// (packets, drops) are complete too.
+			select {
+			case <-ctx.Done():
+				return last, nil
+			case <-t.C:
+			}
+			if c, err := v.Scrape(ctx); err == nil {
+				last = c
+			}
+			return last, nil
+		}
+		if time.Since(changed) >= settle {
 			return last, nil
 		}
 		select {

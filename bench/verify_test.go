@@ -151,8 +151,12 @@ func TestVerifierStopsWhenAllArrived(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.Lines != 3000 {
-		t.Fatalf("after = %v lines, want 3000", after.Lines)
+	// Scrapes see 0, 1000, 2000, 3000 (all in), then one more read.
+	fa.mu.Lock()
+	scrapes := fa.scrapes
+	fa.mu.Unlock()
+	if after.Lines != 4000 || scrapes != 5 {
+		t.Fatalf("after = %v lines in %d scrapes, want 4000 in 5", after.Lines, scrapes)
 	}
 }
 
