@@ -1,11 +1,14 @@
 package monitis_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"path"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/statsd-agent/statsd-agent/flush/monitis"
 	"github.com/statsd-agent/statsd-agent/flush/monitis/monitistest"
 	"github.com/statsd-agent/statsd-agent/netstat"
+	"github.com/statsd-agent/statsd-agent/protocol"
 )
 
 // The whole path: StatsD lines over real UDP -> agent -> Monitis backend ->
@@ -140,5 +144,60 @@ func TestAgentUDPToMonitis(t *testing.T) {
 	if got["shop.orders"]["count"] != "9" || got["shop.temp"]["value"] != "21.5" || got["shop.visitors"]["count"] != "2" ||
 		got["shop.checkout"]["upper"] != "200" || got["shop.checkout,env=prod"]["mean"] != "300" {
 		t.Errorf("unexpected values: %v", got)
+	}
+}
+
+// recorder is a backend that records the snapshots it gets.
+type recorder struct {
+	mu    sync.Mutex
+	snaps []*aggregate.Snapshot
+}
+
+func (r *recorder) Flush(_ context.Context, s *aggregate.Snapshot) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snaps = append(r.snaps, s)
+	return nil
+}
+
+// Wrong Monitis keys: one clear error, and the other backends keep
+// getting every flush.
+func TestAgentWrongKeysOtherBackendsWork(t *testing.T) {
+	srv := monitistest.NewServer(monitistest.Options{})
+	defer srv.Close()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	b, err := monitis.New(monitis.Config{URL: srv.URL, APIKey: monitistest.DefaultAPIKey, SecretKey: "WRONGSECRETKEY0000000000AB", Rate: 1000}, logger, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	a, err := agent.New(agent.Config{UDP: "none"}, []flush.Backend{b, rec}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	shard := a.NewShard()
+	at := time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
+	for i := range 3 {
+		shard.AddSamples([]protocol.Sample{{Name: []byte("jobs.done"), Type: protocol.Counter, Value: 1, SampleRate: 1}})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.Flush(ctx, at.Add(time.Duration(i)*10*time.Second))
+		cancel()
+	}
+	rec.mu.Lock()
+	n := len(rec.snaps)
+	rec.mu.Unlock()
+	if n != 3 {
+		t.Errorf("the other backend got %d flushes, want 3", n)
+	}
+	if c := strings.Count(logs.String(), "level=ERROR"); c != 1 || !strings.Contains(logs.String(), "authentication failed") {
+		t.Errorf("%d errors logged, want 1:\n%s", c, logs.String())
+	}
+	if strings.Contains(logs.String(), "WRONGSECRETKEY") || strings.Contains(logs.String(), monitistest.DefaultAPIKey) {
+		t.Errorf("log shows a key:\n%s", logs.String())
+	}
+	if b.Queued() != 3 {
+		t.Errorf("queued = %d, want 3", b.Queued())
 	}
 }
