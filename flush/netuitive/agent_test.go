@@ -21,7 +21,7 @@ import (
 func TestAgentOverUDP(t *testing.T) {
 	srv := netuitivetest.NewServer(testKey)
 	defer srv.Close()
-	b, err := New(Config{URL: srv.URL(), APIKey: testKey, ElementID: "web-01", PostsPerMinute: -1}, nil, nil)
+	b, err := New(Config{URL: srv.URL(), APIKey: NewSecret(testKey), ElementID: "web-01", PostsPerMinute: -1}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
 	srv := netuitivetest.NewServer(testKey)
 	t.Cleanup(srv.Close)
-	cfg := Config{URL: srv.URL(), APIKey: testKey, ElementID: "web-01", PostsPerMinute: -1}
+	cfg := Config{URL: srv.URL(), APIKey: NewSecret(testKey), ElementID: "web-01", PostsPerMinute: -1}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -434,7 +434,7 @@ func TestRealValidationError(t *testing.T) {
 }
 
 func TestBadKeyOneClearMessage(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.APIKey = "wrong-" + testKey })
+	h := newHarness(t, func(c *Config) { c.APIKey = NewSecret("wrong-" + testKey) })
 	for i := range 3 {
 		if err := h.flush(t, e2eSnapshot(flushTime.Add(time.Duration(i)*10*time.Second), 1), 10*time.Second); err != nil {
 			t.Errorf("flush %d: %v (the refusal is logged once, not returned)", i, err)
@@ -619,7 +619,7 @@ func TestNetworkErrorRedacted(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	logs := &logBuffer{}
-	b, err := New(Config{URL: "http://" + addr + "/ingest", APIKey: testKey, ElementID: "h", NoCheckIn: true},
+	b, err := New(Config{URL: "http://" + addr + "/ingest", APIKey: NewSecret(testKey), ElementID: "h", NoCheckIn: true},
 		slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -665,21 +665,21 @@ func TestNewErrors(t *testing.T) {
 		want string
 	}{
 		{"no key", Config{ElementID: "h"}, EnvAPIKey},
-		{"bad url", Config{APIKey: "k", ElementID: "h", URL: "ftp://x/ingest"}, "bad url"},
-		{"no ingest", Config{APIKey: "k", ElementID: "h", URL: "https://x/api"}, "/ingest"},
-		{"events url", Config{APIKey: "k", ElementID: "h", URL: "https://x/ingest/events"}, "not the events URL"},
-		{"deep url", Config{APIKey: "k", ElementID: "h", URL: "https://x/ingest/a/b"}, "at most one segment"},
-		{"mapping", Config{APIKey: "k", ElementID: "h", Mapping: "lossy"}, "unknown mapping"},
-		{"key with slash", Config{APIKey: "a/b", ElementID: "h"}, "URL path segment"},
-		{"check name", Config{APIKey: "k", ElementID: "h", CheckName: "my check"}, "check_name"},
-		{"negative limit", Config{APIKey: "k", ElementID: "h", QueueLimit: -1}, "queue_limit"},
+		{"bad url", Config{APIKey: NewSecret("k"), ElementID: "h", URL: "ftp://x/ingest"}, "bad url"},
+		{"no ingest", Config{APIKey: NewSecret("k"), ElementID: "h", URL: "https://x/api"}, "/ingest"},
+		{"events url", Config{APIKey: NewSecret("k"), ElementID: "h", URL: "https://x/ingest/events"}, "not the events URL"},
+		{"deep url", Config{APIKey: NewSecret("k"), ElementID: "h", URL: "https://x/ingest/a/b"}, "at most one segment"},
+		{"mapping", Config{APIKey: NewSecret("k"), ElementID: "h", Mapping: "lossy"}, "unknown mapping"},
+		{"key with slash", Config{APIKey: NewSecret("a/b"), ElementID: "h"}, "URL path segment"},
+		{"check name", Config{APIKey: NewSecret("k"), ElementID: "h", CheckName: "my check"}, "check_name"},
+		{"negative limit", Config{APIKey: NewSecret("k"), ElementID: "h", QueueLimit: -1}, "queue_limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg, nil, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("New = %v, want an error about %q", err, tc.want)
 			}
-			if err != nil && len(tc.cfg.APIKey) > 1 && strings.Contains(err.Error(), string(tc.cfg.APIKey)) {
+			if err != nil && len(tc.cfg.APIKey.Reveal()) > 1 && strings.Contains(err.Error(), tc.cfg.APIKey.Reveal()) {
 				t.Errorf("error shows the key: %v", err)
 			}
 		})
@@ -718,7 +718,7 @@ func TestDeriveEndpoints(t *testing.T) {
 }
 
 func TestSecretRedacts(t *testing.T) {
-	cfg := Config{APIKey: testKey, URL: "https://x/ingest"}
+	cfg := Config{APIKey: NewSecret(testKey), URL: "https://x/ingest"}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "key", cfg.APIKey, "cfg", cfg)
 	js, _ := json.Marshal(cfg)

@@ -40,7 +40,7 @@ func bigSnapshot(n int) *aggregate.Snapshot {
 func BenchmarkEncode(b *testing.B) {
 	for _, mapping := range []string{MappingDefault, MappingNetuitiveStatsd} {
 		b.Run(mapping, func(b *testing.B) {
-			cfg := Config{APIKey: "k", ElementID: "web-01", Mapping: mapping}
+			cfg := Config{APIKey: NewSecret("k"), ElementID: "web-01", Mapping: mapping}
 			r, err := cfg.resolve(noEnv, noHost)
 			if err != nil {
 				b.Fatal(err)

@@ -75,7 +75,7 @@ func representative() *aggregate.Snapshot {
 func goldenConfig(t *testing.T, mapping string) *resolved {
 	t.Helper()
 	cfg := Config{
-		APIKey: "0123456789abcdef", ElementID: "web-01", Location: "eu-west-1", Mapping: mapping,
+		APIKey: NewSecret("0123456789abcdef"), ElementID: "web-01", Location: "eu-west-1", Mapping: mapping,
 		Tags:       map[string]string{"env": "prod", "app.version": "2.3.0"},
 		Attributes: map[string]string{"agent": "statsd-agent"},
 	}

@@ -70,7 +70,7 @@ func FuzzEncodeAccepted(f *testing.F) {
 		if vendor {
 			mapping = MappingNetuitiveStatsd
 		}
-		cfg := Config{APIKey: "k", ElementID: "web-01", Mapping: mapping}
+		cfg := Config{APIKey: NewSecret("k"), ElementID: "web-01", Mapping: mapping}
 		r, err := cfg.resolve(noEnv, noHost)
 		if err != nil {
 			t.Fatal(err)
