@@ -133,3 +133,37 @@ func sameSample(a, b *Sample) bool {
 		bytes.Equal(a.SetMember, b.SetMember) && a.Timestamp == b.Timestamp &&
 		bytes.Equal(a.ContainerID, b.ContainerID)
 }
+
+// FuzzNextLine checks that splitting any buffer with NextLine terminates,
+// yields lines without '\n', drops only a "\n", "\r\n" or final "\r"
+// terminator, and loses nothing: lines plus terminators rebuild the buffer.
+func FuzzNextLine(f *testing.F) {
+	f.Add([]byte("a:1|c\nb:2|c\r\n\n\r\nc:3|c"))
+	f.Add([]byte("\r\r\n\n"))
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		var rebuilt []byte
+		rest := buf
+		for n := 0; len(rest) > 0; n++ {
+			if n > len(buf) {
+				t.Fatalf("NextLine(%q) does not terminate", buf)
+			}
+			var line []byte
+			before := rest
+			line, rest = NextLine(rest)
+			if bytes.IndexByte(line, '\n') >= 0 {
+				t.Fatalf("NextLine(%q) = %q", before, line)
+			}
+			// What NextLine dropped between line and rest.
+			dropped := before[len(line) : len(before)-len(rest)]
+			switch string(dropped) {
+			case "", "\n", "\r", "\r\n":
+			default:
+				t.Fatalf("NextLine(%q) dropped %q", before, dropped)
+			}
+			rebuilt = append(append(rebuilt, line...), dropped...)
+		}
+		if !bytes.Equal(rebuilt, buf) {
+			t.Fatalf("lines of %q rebuild %q", buf, rebuilt)
+		}
+	})
+}
