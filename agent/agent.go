@@ -87,21 +87,23 @@ type Config struct {
 
 // Agent is a running StatsD agent.
 type Agent struct {
-	cfg     Config
-	logger  *slog.Logger
-	agg     *aggregate.Aggregator
-	pipe    *ingest.Pipeline
-	fanout  *flush.Fanout
-	udp     *udp.Server
-	tcp     *tcp.Server
-	unixgrm *unixgram.Server
-	series  atomic.Int64
-	flushMu sync.Mutex
-	lastAt  atomic.Int64 // unix nanos of the last flush
+	cfg      Config
+	logger   *slog.Logger
+	agg      *aggregate.Aggregator
+	pipe     *ingest.Pipeline
+	fanoutMu sync.Mutex // guards fanout; held while a reload swaps it
+	fanout   *flush.Fanout
+	udp      *udp.Server
+	tcp      *tcp.Server
+	unixgrm  *unixgram.Server
+	series   atomic.Int64
+	flushMu  sync.Mutex
+	lastAt   atomic.Int64 // unix nanos of the last flush
 
-	overLog *rate.Limiter
-	runOnce sync.Once
-	started time.Time // set by Run before anything reads it
+	overLog    *rate.Limiter
+	reschedule chan struct{}
+	runOnce    sync.Once
+	started    time.Time // set by Run before anything reads it
 }
 
 // New validates cfg, opens the listeners and starts the backends' flush
@@ -123,7 +125,7 @@ func New(cfg Config, backends []flush.Backend, logger *slog.Logger) (*Agent, err
 		cfg.UDP = DefaultUDP
 	}
 	a := &Agent{cfg: cfg, logger: logger, agg: aggregate.New(cfg.Aggregate),
-		overLog: rate.NewLimiter(rate.Every(time.Minute), 1)}
+		overLog: rate.NewLimiter(rate.Every(time.Minute), 1), reschedule: make(chan struct{}, 1)}
 	metrics := ingest.NewMetrics()
 	a.pipe = ingest.New(a.agg, cfg.Parser, metrics, logger)
 	if cfg.UDP != "none" {
@@ -237,10 +239,48 @@ func (a *Agent) LinesReceived() uint64 { return a.pipe.Metrics().Lines.Load() }
 func (a *Agent) Metrics() *ingest.Metrics { return a.pipe.Metrics() }
 
 // Backends returns the backends' names.
-func (a *Agent) Backends() []string { return a.fanout.Names() }
+func (a *Agent) Backends() []string { return a.currentFanout().Names() }
 
 // BackendStats returns every backend's delivery state.
-func (a *Agent) BackendStats() []flush.BackendStats { return a.fanout.Stats() }
+func (a *Agent) BackendStats() []flush.BackendStats { return a.currentFanout().Stats() }
+
+func (a *Agent) currentFanout() *flush.Fanout {
+	a.fanoutMu.Lock()
+	defer a.fanoutMu.Unlock()
+	return a.fanout
+}
+
+// CurrentBackends returns the backends in order.
+func (a *Agent) CurrentBackends() []flush.Backend { return a.currentFanout().Backends() }
+
+// SetAggregate applies a new aggregation configuration (interval,
+// percentiles, budgets, idle policy) from the next flush on, keeping every
+// aggregated value. An invalid configuration is rejected and nothing changes.
+func (a *Agent) SetAggregate(cfg aggregate.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.agg.SetConfig(cfg)
+	select {
+	case a.reschedule <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// SetBackends replaces the backends. Snapshots already queued for the old
+// backends are delivered first (or until ctx ends); old backends that are
+// not in the new list are closed; a backend in both keeps its state (queues
+// included). Flushes wait while the swap happens.
+func (a *Agent) SetBackends(ctx context.Context, backends []flush.Backend) error {
+	a.fanoutMu.Lock()
+	defer a.fanoutMu.Unlock()
+	old := a.fanout
+	err := old.CloseExcept(ctx, backends)
+	a.fanout = flush.NewFanout(flush.FanoutConfig{Timeout: a.cfg.FlushTimeout, Logger: a.logger,
+		Registerer: a.cfg.Registerer}, backends...)
+	return err
+}
 
 // NewShard returns an aggregation shard for an in-process input such as
 // the netstat probe: call its AddSamples from one goroutine.
@@ -258,7 +298,10 @@ func (a *Agent) Pipeline() *ingest.Pipeline { return a.pipe }
 // ends. Backend errors are counted and logged, not returned.
 func (a *Agent) Flush(ctx context.Context, now time.Time) *aggregate.Snapshot {
 	snap := a.snapshot(now)
-	if err := a.fanout.FlushWait(ctx, snap); err != nil {
+	a.fanoutMu.Lock()
+	err := a.fanout.FlushWait(ctx, snap)
+	a.fanoutMu.Unlock()
+	if err != nil {
 		a.logger.Debug("flush", "err", err)
 	}
 	return snap
@@ -309,10 +352,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.unixgrm.Start()
 	}
 	a.started = a.cfg.Now()
-	interval := a.agg.Config().Interval
 	var runErr error
 loop:
 	for {
+		interval := a.agg.Config().Interval
 		now := a.cfg.Now()
 		next := now.Truncate(interval).Add(interval)
 		t := time.NewTimer(next.Sub(now))
@@ -324,8 +367,13 @@ loop:
 			t.Stop()
 			runErr = err
 			break loop
+		case <-a.reschedule:
+			t.Stop() // the interval changed: compute the next tick again
 		case <-t.C:
-			a.fanout.Send(a.snapshot(next))
+			snap := a.snapshot(next)
+			a.fanoutMu.Lock()
+			a.fanout.Send(snap)
+			a.fanoutMu.Unlock()
 		}
 	}
 	return errors.Join(runErr, a.shutdown())
@@ -370,6 +418,8 @@ func (a *Agent) shutdown() error {
 	}
 	snap := a.partialSnapshot(now, elapsed)
 	a.logger.Info("final flush", "series", len(snap.Series))
+	a.fanoutMu.Lock()
+	defer a.fanoutMu.Unlock()
 	if err := a.fanout.FlushWait(ctx, snap); err != nil {
 		a.logger.Error("final flush", "err", err)
 	}
@@ -383,7 +433,7 @@ func (a *Agent) shutdown() error {
 // Agent that was never Run. After Run, use context cancellation instead.
 func (a *Agent) Close() error {
 	a.closeListeners()
-	return a.fanout.Close(context.Background())
+	return a.currentFanout().Close(context.Background())
 }
 
 func (a *Agent) closeListeners() {

@@ -100,6 +100,7 @@ func (c Config) Validate() error {
 
 // Aggregator owns the shards and the state that outlives an interval.
 type Aggregator struct {
+	cfgMu    sync.RWMutex // guards cfg
 	cfg      Config
 	gaugeSeq atomic.Uint64
 
@@ -140,19 +141,24 @@ func New(cfg Config) *Aggregator {
 }
 
 // Config returns the configuration in force, defaults filled in.
-func (a *Aggregator) Config() Config { return a.cfg }
+func (a *Aggregator) Config() Config {
+	a.cfgMu.RLock()
+	defer a.cfgMu.RUnlock()
+	return a.cfg
+}
 
 // SetConfig changes the configuration from the next Flush on (interval,
 // percentiles, limits, policies); aggregated values are kept.
 func (a *Aggregator) SetConfig(cfg Config) {
-	a.flushMu.Lock()
-	a.cfg = cfg.withDefaults()
-	a.flushMu.Unlock()
+	cfg = cfg.withDefaults()
+	a.cfgMu.Lock()
+	a.cfg = cfg
+	a.cfgMu.Unlock()
 	a.mu.Lock()
 	for _, s := range a.shards {
 		s.mu.Lock()
-		s.maxValues = a.cfg.MaxValues
-		s.setLimits(a.cfg)
+		s.maxValues = cfg.MaxValues
+		s.setLimits(cfg)
 		s.mu.Unlock()
 	}
 	a.mu.Unlock()
@@ -160,9 +166,10 @@ func (a *Aggregator) SetConfig(cfg Config) {
 
 // NewShard returns a new shard for one input goroutine.
 func (a *Aggregator) NewShard() *Shard {
-	s := &Shard{agg: a, m: make(map[string]*entry), maxValues: a.cfg.MaxValues,
+	cfg := a.Config()
+	s := &Shard{agg: a, m: make(map[string]*entry), maxValues: cfg.MaxValues,
 		names: make(map[string]int), spareNms: make(map[string]int)}
-	s.setLimits(a.cfg)
+	s.setLimits(cfg)
 	a.mu.Lock()
 	a.shards = append(a.shards, s)
 	a.mu.Unlock()
@@ -190,7 +197,7 @@ func (a *Aggregator) Flush(now time.Time) *Snapshot {
 func (a *Aggregator) FlushPartial(now time.Time, elapsed time.Duration) *Snapshot {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
-	cfg := a.cfg
+	cfg := a.Config()
 	if elapsed > 0 && elapsed < cfg.Interval {
 		cfg.Interval = elapsed
 	}

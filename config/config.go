@@ -22,6 +22,7 @@ import (
 	"github.com/statsd-agent/statsd-agent/flush/monitis"
 	"github.com/statsd-agent/statsd-agent/flush/netuitive"
 	"github.com/statsd-agent/statsd-agent/netstat"
+	"github.com/statsd-agent/statsd-agent/secret"
 )
 
 // Defaults of the top-level settings.
@@ -53,6 +54,12 @@ type File struct {
 	// HTTP is the self-metrics and health endpoint's address ("none"
 	// disables it). Default 127.0.0.1:9102.
 	HTTP string `toml:"http"`
+	// HTTPToken, when set, is required as a bearer token on every HTTP
+	// route but /healthz; "" means the STATSD_AGENT_HTTP_TOKEN environment
+	// variable (if any).
+	HTTPToken secret.String `toml:"http_token"`
+	// ReloadFromAnywhere lets non-loopback clients POST /-/reload.
+	ReloadFromAnywhere bool `toml:"reload_from_anywhere"`
 
 	// FlushInterval is the flush interval; 0 means 10s.
 	FlushInterval Duration `toml:"flush_interval"`

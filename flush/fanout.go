@@ -92,14 +92,11 @@ func NewFanout(cfg FanoutConfig, backends ...Backend) *Fanout {
 		}, []string{"backend"}),
 	}
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{f.duration, f.errs, f.dropped} {
-			if err := cfg.Registerer.Register(c); err != nil {
-				var are prometheus.AlreadyRegisteredError
-				if !errors.As(err, &are) {
-					logger.Warn("flush metrics not registered", "err", err)
-				}
-			}
-		}
+		// A Fanout built on reload shares the metrics of the one it
+		// replaces.
+		f.duration = registerVec(cfg.Registerer, f.duration, logger)
+		f.errs = registerVec(cfg.Registerer, f.errs, logger)
+		f.dropped = registerVec(cfg.Registerer, f.dropped, logger)
 	}
 	for i, b := range backends {
 		name := fmt.Sprintf("backend%d", i)
@@ -140,6 +137,28 @@ func (f *Fanout) Stats() []BackendStats {
 		st.Queued = len(r.queue)
 		r.mu.Unlock()
 		out = append(out, st)
+	}
+	return out
+}
+
+func registerVec[T prometheus.Collector](reg prometheus.Registerer, c T, logger *slog.Logger) T {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(T); ok {
+				return existing
+			}
+		}
+		logger.Warn("flush metrics not registered", "err", err)
+	}
+	return c
+}
+
+// Backends returns the backends in order.
+func (f *Fanout) Backends() []Backend {
+	var out []Backend
+	for _, r := range f.runners {
+		out = append(out, r.b)
 	}
 	return out
 }
@@ -285,6 +304,12 @@ func safeFlush(ctx context.Context, b Backend, s *aggregate.Snapshot) (err error
 // Close waits for every queued snapshot to be handled (or ctx to end), then
 // closes the backends that implement Closer.
 func (f *Fanout) Close(ctx context.Context) error {
+	return f.CloseExcept(ctx, nil)
+}
+
+// CloseExcept is Close, but leaves the backends in keep open: they are
+// handed over to another Fanout (a reload that kept them).
+func (f *Fanout) CloseExcept(ctx context.Context, keep []Backend) error {
 	for _, r := range f.runners {
 		r.mu.Lock()
 		r.closed = true
@@ -303,7 +328,13 @@ func (f *Fanout) Close(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("backends still flushing: %w", ctx.Err()))
 	}
 	for _, r := range f.runners {
-		if c, ok := r.b.(Closer); ok {
+		kept := false
+		for _, k := range keep {
+			if k == r.b {
+				kept = true
+			}
+		}
+		if c, ok := r.b.(Closer); ok && !kept {
 			if err := c.Close(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("%s: close: %w", r.name, err))
 			}

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -19,9 +20,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,6 +38,7 @@ import (
 	"github.com/statsd-agent/statsd-agent/flush/netuitive"
 	"github.com/statsd-agent/statsd-agent/netstat"
 	"github.com/statsd-agent/statsd-agent/protocol"
+	"github.com/statsd-agent/statsd-agent/secret"
 	"github.com/statsd-agent/statsd-agent/server/admin"
 )
 
@@ -86,6 +90,7 @@ func versionString() string {
 // options is the parsed command line over the configuration file.
 type options struct {
 	file config.File
+	args []string
 }
 
 // agentUsageError prints one clear message and a hint, and returns exit code 2.
@@ -129,6 +134,7 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.SetOutput(io.Discard)
 	fs.String("config", "", "TOML configuration `file` (flags override it; see statsd-agent.example.toml)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	checkOnly := fs.Bool("check-config", false, "validate the configuration (file and flags) and exit: 0 when valid, 2 otherwise")
 	fs.StringVar(&f.UDP, "udp", f.UDP, "UDP listen `address` (\"none\" disables UDP)")
 	fs.IntVar(&f.UDPReaders, "udp-readers", f.UDPReaders, "UDP reader goroutines (0 means one per CPU)")
 	fs.BoolVar(&f.ReusePort, "reuseport", f.ReusePort, "give each UDP reader its own SO_REUSEPORT socket")
@@ -185,7 +191,14 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	if err := f.Validate(); err != nil {
 		return nil, agentUsageError(stderr, "%v", err)
 	}
-	return &options{file: f}, 0
+	if *checkOnly {
+		if err := checkConfig(&f); err != nil {
+			return nil, agentUsageError(stderr, "%v", err)
+		}
+		fmt.Fprintln(stdout, "configuration OK")
+		return nil, 0
+	}
+	return &options{file: f, args: args}, 0
 }
 
 func parsePercentiles(s string) ([]float64, error) {
@@ -241,49 +254,218 @@ func newLogger(f *config.File, stderr io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, ho))
 }
 
-// buildBackends creates the configured backends in order.
-func buildBackends(f *config.File, stdout io.Writer, logger *slog.Logger, reg prometheus.Registerer) ([]flush.Backend, error) {
+// backendBuilder creates backends, reusing on reload the instances whose
+// configuration did not change (so their queues survive).
+type backendBuilder struct {
+	stdout io.Writer
+	logger *slog.Logger
+	reg    prometheus.Registerer
+	prev   map[string]builtBackend
+}
+
+type builtBackend struct {
+	b   flush.Backend
+	cfg any // the configuration it was built from
+}
+
+// backendConfig is the part of the file a backend is built from.
+func backendConfig(f *config.File, name string) any {
+	switch name {
+	case "stdout":
+		return f.StdoutFile
+	case "monitis":
+		return []any{f.Monitis, f.Netstat.Prefix}
+	case "netuitive":
+		return f.Netuitive
+	}
+	return nil
+}
+
+// build creates the configured backends in order. On error, the backends
+// it created are closed again.
+func (bb *backendBuilder) build(f *config.File) ([]flush.Backend, map[string]builtBackend, error) {
 	names := f.Backends
 	if len(names) == 0 {
 		names = []string{"stdout"}
 	}
 	var out []flush.Backend
-	seen := map[string]bool{}
-	for _, name := range names {
-		if seen[name] {
-			return nil, fmt.Errorf("backend %q given twice", name)
+	built := map[string]builtBackend{}
+	fail := func(err error) ([]flush.Backend, map[string]builtBackend, error) {
+		for name, x := range built {
+			if prev, ok := bb.prev[name]; ok && prev.b == x.b {
+				continue
+			}
+			if c, ok := x.b.(flush.Closer); ok {
+				_ = c.Close(context.Background())
+			}
 		}
-		seen[name] = true
+		return nil, nil, err
+	}
+	for _, name := range names {
+		if _, dup := built[name]; dup {
+			return fail(fmt.Errorf("backend %q given twice", name))
+		}
+		cfg := backendConfig(f, name)
+		if prev, ok := bb.prev[name]; ok && reflect.DeepEqual(prev.cfg, cfg) {
+			built[name] = prev
+			out = append(out, prev.b)
+			continue
+		}
+		var b flush.Backend
+		var err error
 		switch name {
 		case "stdout":
 			if f.StdoutFile != "" {
-				b, err := jsonl.Open(f.StdoutFile)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, b)
+				b, err = jsonl.Open(f.StdoutFile)
 			} else {
-				out = append(out, jsonl.New(stdout))
+				b = jsonl.New(bb.stdout)
 			}
 		case "discard":
-			out = append(out, flush.Discard{})
+			b = flush.Discard{}
 		case "monitis":
-			b, err := monitis.New(f.Monitis, logger.With("backend", "monitis"), reg)
-			if err != nil {
-				return nil, err
+			mc := f.Monitis
+			if mc.NetstatPrefix == "" {
+				mc.NetstatPrefix = f.Netstat.Prefix // find the probe's series under its prefix
 			}
-			out = append(out, b)
+			b, err = monitis.New(mc, bb.logger.With("backend", "monitis"), replacing{bb.reg})
 		case "netuitive":
-			b, err := netuitive.New(f.Netuitive, logger.With("backend", "netuitive"), reg)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, b)
+			b, err = netuitive.New(f.Netuitive, bb.logger.With("backend", "netuitive"), replacing{bb.reg})
 		default:
-			return nil, fmt.Errorf("unknown backend %q", name)
+			err = fmt.Errorf("unknown backend %q", name)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		built[name] = builtBackend{b: b, cfg: cfg}
+		out = append(out, b)
+	}
+	return out, built, nil
+}
+
+// replacing is a Registerer that replaces a collector registered before
+// under the same descriptors, so a backend rebuilt on reload can register
+// its metrics again (they restart from zero).
+type replacing struct{ prometheus.Registerer }
+
+func (r replacing) Register(c prometheus.Collector) error {
+	if r.Registerer == nil {
+		return nil
+	}
+	err := r.Registerer.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		r.Registerer.Unregister(are.ExistingCollector)
+		return r.Registerer.Register(c)
+	}
+	return err
+}
+
+// MustRegister registers, panicking on error like prometheus's own.
+func (r replacing) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
 		}
 	}
-	return out, nil
+}
+
+// checkConfig builds everything the configuration names, without opening
+// sockets or sending anything, and reports the first problem.
+func checkConfig(f *config.File) error {
+	bb := &backendBuilder{stdout: io.Discard, logger: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry()}
+	if f.StdoutFile != "" {
+		// Do not create the output file just to check the configuration.
+		g := *f
+		g.StdoutFile = ""
+		f = &g
+	}
+	backends, _, err := bb.build(f)
+	if err != nil {
+		return err
+	}
+	for _, b := range backends {
+		if c, ok := b.(flush.Closer); ok {
+			_ = c.Close(context.Background())
+		}
+	}
+	return nil
+}
+
+// server is a running agent with what a reload may change.
+type server struct {
+	args   []string // the command line, re-applied over the file on reload
+	logger *slog.Logger
+	a      *agent.Agent
+	bb     *backendBuilder
+
+	mu            sync.Mutex // serialises reloads
+	file          config.File
+	netstatCancel context.CancelFunc
+	ctx           context.Context
+	reg           prometheus.Registerer
+}
+
+func (s *server) startNetstat(f *config.File) {
+	if s.netstatCancel != nil {
+		s.netstatCancel()
+		s.netstatCancel = nil
+	}
+	if !f.Netstat.Enabled {
+		return
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.netstatCancel = cancel
+	cfg := f.Netstat.Resolve(f.Aggregate().Interval)
+	in := netstat.NewInput(cfg, netstat.System(cfg.ProcRoot), s.a.NewShard().AddSamples, s.logger.With("input", "netstat"), replacing{s.reg})
+	go func() { _ = in.Run(ctx) }()
+}
+
+// reload re-reads the configuration file (with the command line's flags
+// over it), validates it fully, and applies what can change without a
+// restart. On any error nothing changes.
+func (s *server) reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var msg bytes.Buffer
+	o, _ := parseAgentFlags(s.args, io.Discard, &msg)
+	if o == nil {
+		return errors.New(strings.TrimSpace(strings.SplitN(strings.TrimPrefix(msg.String(), "statsd-agent: "), "\nRun ", 2)[0]))
+	}
+	nf := o.file
+	backends, built, err := s.bb.build(&nf)
+	if err != nil {
+		return err
+	}
+	if err := s.a.SetAggregate(nf.Aggregate()); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.a.SetBackends(ctx, backends); err != nil {
+		s.logger.Warn("reload: old backends did not drain cleanly", "err", err)
+	}
+	s.bb.prev = built
+	if !reflect.DeepEqual(nf.Netstat, s.file.Netstat) || nf.FlushInterval != s.file.FlushInterval {
+		s.startNetstat(&nf)
+	}
+	old := s.file
+	for _, c := range []struct {
+		key      string
+		old, new any
+	}{
+		{"udp", old.UDP, nf.UDP}, {"tcp", old.TCP, nf.TCP}, {"unixgram", old.Unixgram, nf.Unixgram},
+		{"http", old.HTTP, nf.HTTP}, {"udp_readers", old.UDPReaders, nf.UDPReaders}, {"reuseport", old.ReusePort, nf.ReusePort},
+		{"read_buffer", old.ReadBuffer, nf.ReadBuffer}, {"parser", old.Parser, nf.Parser},
+		{"log_level", old.LogLevel, nf.LogLevel}, {"log_format", old.LogFormat, nf.LogFormat},
+	} {
+		if !reflect.DeepEqual(c.old, c.new) {
+			s.logger.Warn("reload: this setting only changes on restart", "key", c.key)
+		}
+	}
+	s.file = nf
+	s.logger.Info("configuration reloaded", "backends", strings.Join(s.a.Backends(), ","),
+		"flush_interval", nf.Aggregate().Interval.String())
+	return nil
 }
 
 func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
@@ -292,10 +474,12 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	backends, err := buildBackends(f, stdout, logger, reg)
+	bb := &backendBuilder{stdout: stdout, logger: logger, reg: reg}
+	backends, built, err := bb.build(f)
 	if err != nil {
 		return err
 	}
+	bb.prev = built
 	a, err := agent.New(agent.Config{
 		UDP:            f.UDP,
 		UDPReaders:     f.UDPReaders,
@@ -320,16 +504,23 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	started := time.Now()
+	srv := &server{args: o.args, logger: logger, a: a, bb: bb, file: *f, ctx: ctx, reg: reg}
 
 	var httpSrv *admin.Server
 	if f.HTTP != "none" && f.HTTP != "" {
-		httpSrv, err = admin.Listen(admin.Config{Addr: f.HTTP, Gatherer: reg, Logger: logger, Health: func() admin.Health {
-			h := admin.Health{Status: "ok", Version: versionString(), UptimeSeconds: time.Since(started).Seconds(), Backends: a.Backends()}
-			if addr := a.UDPAddr(); addr != nil {
-				h.UDP = addr.String()
-			}
-			return h
-		}})
+		token := f.HTTPToken
+		if token == "" {
+			token = secret.String(os.Getenv("STATSD_AGENT_HTTP_TOKEN"))
+		}
+		httpSrv, err = admin.Listen(admin.Config{Addr: f.HTTP, Gatherer: reg, Logger: logger, Token: token,
+			Reload: srv.reload, ReloadFromAnywhere: f.ReloadFromAnywhere,
+			Health: func() admin.Health {
+				h := admin.Health{Status: "ok", Version: versionString(), UptimeSeconds: time.Since(started).Seconds(), Backends: a.Backends()}
+				if addr := a.UDPAddr(); addr != nil {
+					h.UDP = addr.String()
+				}
+				return h
+			}})
 		if err != nil {
 			_ = a.Close()
 			return err
@@ -341,16 +532,33 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		}()
 	}
 
-	if f.Netstat.Enabled {
-		cfg := f.Netstat.Resolve(f.Aggregate().Interval)
-		in := netstat.NewInput(cfg, netstat.System(cfg.ProcRoot), a.NewShard().AddSamples, logger.With("input", "netstat"), reg)
-		go func() { _ = in.Run(ctx) }()
-	}
+	srv.mu.Lock()
+	srv.startNetstat(f)
+	srv.mu.Unlock()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := srv.reload(); err != nil {
+					logger.Error("reload rejected, the running configuration stays", "err", err)
+				}
+			}
+		}
+	}()
 
 	attrs := []any{"version", versionString(), "backends", strings.Join(a.Backends(), ","),
 		"flush_interval", f.Aggregate().Interval.String()}
 	if addr := a.UDPAddr(); addr != nil {
 		attrs = append(attrs, "udp", addr.String())
+	}
+	if addr := a.TCPAddr(); addr != nil {
+		attrs = append(attrs, "tcp", addr.String())
 	}
 	if httpSrv != nil {
 		attrs = append(attrs, "http", "http://"+httpSrv.Addr().String()+"/metrics")

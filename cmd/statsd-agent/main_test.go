@@ -224,3 +224,98 @@ func TestServeReportsListenErrors(t *testing.T) {
 		t.Errorf("serve on a busy HTTP port: %v", err)
 	}
 }
+
+func TestCheckConfig(t *testing.T) {
+	code, out, errs := runMain(t, "-config", "../../statsd-agent.example.toml", "-check-config")
+	if code != 0 || !strings.Contains(out, "configuration OK") {
+		t.Errorf("example config: exit %d, %q %q", code, out, errs)
+	}
+	t.Setenv("MONITIS_APIKEY", "")
+	t.Setenv("MONITIS_SECRETKEY", "")
+	code, _, errs = runMain(t, "-backend", "monitis", "-check-config")
+	if code != 2 || !strings.Contains(strings.ToLower(errs), "key") {
+		t.Errorf("monitis without keys: exit %d, %q", code, errs)
+	}
+	code, _, _ = runMain(t, "-percentiles", "0", "-check-config")
+	if code != 2 {
+		t.Errorf("bad percentile: exit %d", code)
+	}
+}
+
+// Reload through POST /-/reload: an invalid file is rejected and the running
+// configuration stays; a valid one applies new percentiles while keeping the
+// values aggregated so far.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "agent.toml")
+	udpAddr, httpAddr := freePort(t, "udp"), freePort(t, "tcp")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("flush_interval = \"1h\"\npercentiles = [90]\n")
+	o, code := parseAgentFlags([]string{"-config", conf, "-udp", udpAddr, "-http", httpAddr}, io.Discard, io.Discard)
+	if o == nil {
+		t.Fatalf("exit %d", code)
+	}
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, o, &stdout, &stderr) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + httpAddr + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("agent not up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c, err := net.Dial("udp", udpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 1; i <= 4; i++ {
+		if _, err := c.Write([]byte("t:" + string(rune('0'+i)) + "|ms")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for !strings.Contains(metrics(t, httpAddr), "statsd_agent_lines_received_total 4") {
+		if time.Now().After(deadline) {
+			t.Fatal("lines not received")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	post := func() (int, string) {
+		resp, err := http.Post("http://"+httpAddr+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	write("flush_interval = \"1h\"\npercentiles = [50]\nbogus = 1\n")
+	if code, body := post(); code != 400 || !strings.Contains(body, `unknown key "bogus"`) {
+		t.Errorf("invalid reload: %d %q", code, body)
+	}
+	write("flush_interval = \"1h\"\npercentiles = [50]\n")
+	if code, body := post(); code != 200 {
+		t.Errorf("valid reload: %d %q", code, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	done <- nil
+	out := stdout.String()
+	if !strings.Contains(out, `"count":4`) || !strings.Contains(out, `"upper_50":2`) || strings.Contains(out, "upper_90") {
+		t.Errorf("after reload the final flush should keep the 4 values with the 50th percentile only:\n%s", out)
+	}
+}

@@ -9,6 +9,7 @@ package admin
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/statsd-agent/statsd-agent/secret"
 )
 
 // Health is the state reported by /healthz.
@@ -41,6 +43,14 @@ type Config struct {
 	Health func() Health
 	// Logger receives serving errors; nil discards.
 	Logger *slog.Logger
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// every route but /healthz.
+	Token secret.String
+	// Reload, when set, is called by "POST /-/reload"; it returns nil when
+	// the new configuration was applied. Only loopback clients may call it
+	// unless ReloadFromAnywhere is set.
+	Reload             func() error
+	ReloadFromAnywhere bool
 	// Routes adds handlers by http.ServeMux pattern, e.g. a status page at
 	// "GET /{$}" (replacing the default index) or "GET /api/status".
 	Routes map[string]http.Handler
@@ -71,10 +81,43 @@ func Handler(cfg Config) http.Handler {
 				`<ul><li><a href="/metrics">/metrics</a> (Prometheus)</li><li><a href="/healthz">/healthz</a></li></ul>`)
 		})
 	}
+	if cfg.Reload != nil {
+		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+			if !cfg.ReloadFromAnywhere && !loopback(r.RemoteAddr) {
+				http.Error(w, "reload is only allowed from localhost", http.StatusForbidden)
+				return
+			}
+			if err := cfg.Reload(); err != nil {
+				http.Error(w, "reload rejected, the running configuration stays: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			fmt.Fprintln(w, "configuration reloaded")
+		})
+	}
 	for pattern, h := range cfg.Routes {
 		mux.Handle(pattern, h)
 	}
-	return mux
+	if cfg.Token == "" {
+		return mux
+	}
+	want := "Bearer " + cfg.Token.Reveal()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(want)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="statsd-agent"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func loopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Listen binds the endpoint's address. Serving starts with Serve.

@@ -3,8 +3,10 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -57,5 +59,50 @@ func get(t *testing.T, url string, code int) string {
 func TestListenError(t *testing.T) {
 	if _, err := Listen(Config{Addr: "127.0.0.1:bad"}); err == nil {
 		t.Error("bad address accepted")
+	}
+}
+
+func TestTokenAndReload(t *testing.T) {
+	reloads := 0
+	fail := false
+	h := Handler(Config{Gatherer: prometheus.NewRegistry(), Token: "s3cret", Reload: func() error {
+		if fail {
+			return errors.New("line 3: unknown key \"x\"")
+		}
+		reloads++
+		return nil
+	}})
+	do := func(method, path, auth, remote string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, nil)
+		r.RemoteAddr = remote
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	local := "127.0.0.1:5555"
+	if c := do("GET", "/metrics", "", local).Code; c != 401 {
+		t.Errorf("no token: %d", c)
+	}
+	if c := do("GET", "/metrics", "Bearer wrong", local).Code; c != 401 {
+		t.Errorf("wrong token: %d", c)
+	}
+	if c := do("GET", "/metrics", "Bearer s3cret", local).Code; c != 200 {
+		t.Errorf("good token: %d", c)
+	}
+	if c := do("GET", "/healthz", "", local).Code; c != 200 {
+		t.Errorf("healthz needs no token: %d", c)
+	}
+	if w := do("POST", "/-/reload", "Bearer s3cret", local); w.Code != 200 || reloads != 1 {
+		t.Errorf("reload: %d %q", w.Code, w.Body.String())
+	}
+	if c := do("POST", "/-/reload", "Bearer s3cret", "10.1.2.3:999").Code; c != 403 {
+		t.Errorf("remote reload: %d", c)
+	}
+	fail = true
+	if w := do("POST", "/-/reload", "Bearer s3cret", local); w.Code != 400 || !strings.Contains(w.Body.String(), "unknown key") {
+		t.Errorf("bad reload: %d %q", w.Code, w.Body.String())
 	}
 }

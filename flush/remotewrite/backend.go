@@ -1,0 +1,346 @@
+package remotewrite
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/statsd-agent/statsd-agent/aggregate"
+	"github.com/statsd-agent/statsd-agent/flush/promseries"
+)
+
+// Retry backoff: the first retry waits about retryBase, each further one
+// twice as long, at most retryMax, jittered between half and all of that.
+const (
+	retryBase = 500 * time.Millisecond
+	retryMax  = 30 * time.Second
+)
+
+// Backend sends every flush to a Prometheus remote-write endpoint. It
+// implements flush.Backend, flush.Closer and flush.Named. Flush and Close
+// must not be called concurrently (the flush fan-out guarantees it).
+type Backend struct {
+	cfg     resolved
+	log     *slog.Logger
+	client  *http.Client
+	limiter *rate.Limiter // nil: unpaced
+	m       *metrics
+	conv    *promseries.Converter
+
+	// now, sleep and jitter are the clock and randomness; tests replace
+	// them. sleep waits d or returns false when ctx would end first.
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) bool
+	jitter func() float64
+
+	queue        []queued
+	queuedSeries int
+	rejecting    bool // the last answer was a 4xx: logged once
+	warnedSketch bool
+}
+
+type queued struct {
+	request
+	attempts  int
+	notBefore time.Time
+}
+
+// New returns a Backend. Metrics are registered on reg unless it is nil;
+// logger nil discards logs.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, error) {
+	r, err := cfg.resolve(os.Getenv, hostname)
+	if err != nil {
+		return nil, err
+	}
+	conv, err := promseries.New(r.series)
+	if err != nil {
+		return nil, fmt.Errorf("remotewrite: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Backend{
+		cfg:    r,
+		log:    logger.With("backend", "remotewrite"),
+		client: &http.Client{Timeout: time.Duration(r.Timeout)},
+		m:      newMetrics(),
+		conv:   conv,
+		now:    time.Now,
+		sleep:  sleepCtx,
+		jitter: rand.Float64,
+	}
+	if r.RequestsPerSecond > 0 {
+		b.limiter = rate.NewLimiter(rate.Limit(r.RequestsPerSecond), max(1, int(r.RequestsPerSecond)))
+	}
+	if reg != nil {
+		if err := b.m.register(reg); err != nil {
+			return nil, fmt.Errorf("remotewrite: register metrics: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// Name returns "remotewrite".
+func (b *Backend) Name() string { return "remotewrite" }
+
+// sleepCtx waits d unless ctx ends first; it does not start a wait that
+// would outlast ctx's deadline.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// encode converts the snapshot (updating the running totals) and encodes
+// its requests.
+func (b *Backend) encode(s *aggregate.Snapshot) ([]request, error) {
+	res := b.conv.Convert(s)
+	if res.Duplicates > 0 {
+		b.m.dropped.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+		b.log.Debug("StatsD series mapped to an existing Prometheus series were dropped", "count", res.Duplicates)
+	}
+	if res.NoSketch > 0 && !b.warnedSketch && !b.cfg.NoNativeHistograms {
+		b.warnedSketch = true
+		b.log.Warn("distributions carry no sketch, so no native histograms are sent: turn on aggregate sketches", "series", res.NoSketch)
+	}
+	wrs := writeRequests(res.Series, s.Time.UnixMilli(), !b.cfg.NoNativeHistograms, b.cfg.MaxSeriesPerRequest)
+	reqs := make([]request, 0, len(wrs))
+	for _, wr := range wrs {
+		body, err := marshal(wr)
+		if err != nil {
+			b.m.dropped.WithLabelValues("encode").Add(float64(len(wr.Timeseries)))
+			return reqs, err
+		}
+		reqs = append(reqs, request{body: body, series: len(wr.Timeseries)})
+	}
+	return reqs, nil
+}
+
+// Flush converts and encodes the snapshot, queues its requests behind any
+// left from earlier flushes and delivers the queue in order until ctx's
+// deadline. It returns an error when requests stay queued after a failure.
+func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
+	start := time.Now()
+	reqs, err := b.encode(s)
+	b.m.encodeSecs.Observe(time.Since(start).Seconds())
+	b.enqueue(reqs)
+	derr := b.deliver(ctx)
+	if err != nil || derr != nil {
+		return fmt.Errorf("flush remotewrite: %w", errors.Join(err, derr))
+	}
+	return nil
+}
+
+// Close makes a last attempt to deliver the queue within ctx's deadline
+// and reports what it could not deliver.
+func (b *Backend) Close(ctx context.Context) error {
+	defer b.client.CloseIdleConnections()
+	if len(b.queue) == 0 {
+		return nil
+	}
+	err := b.deliver(ctx)
+	if len(b.queue) == 0 {
+		return nil
+	}
+	lost := b.queuedSeries
+	b.m.dropped.WithLabelValues("closed").Add(float64(lost))
+	b.queue, b.queuedSeries = nil, 0
+	b.updateGauges()
+	msg := fmt.Errorf("remotewrite: close: %d series undelivered", lost)
+	if err != nil {
+		return fmt.Errorf("%w: %w", msg, err)
+	}
+	return msg
+}
+
+// enqueue appends requests and enforces QueueLimit by dropping the oldest.
+func (b *Backend) enqueue(reqs []request) {
+	for _, r := range reqs {
+		b.queue = append(b.queue, queued{request: r})
+		b.queuedSeries += r.series
+	}
+	for len(b.queue) > 0 && b.queuedSeries > b.cfg.QueueLimit {
+		n := b.queue[0].series
+		b.pop()
+		b.m.dropped.WithLabelValues("overflow").Add(float64(n))
+	}
+	b.updateGauges()
+}
+
+func (b *Backend) pop() {
+	b.queuedSeries -= b.queue[0].series
+	b.queue[0] = queued{}
+	b.queue = b.queue[1:]
+	if len(b.queue) == 0 {
+		b.queue = nil
+	}
+	b.updateGauges()
+}
+
+func (b *Backend) updateGauges() {
+	b.m.queued.Set(float64(b.queuedSeries))
+	b.m.queuedReqs.Set(float64(len(b.queue)))
+}
+
+// backoff returns the wait before retry number n (n >= 1), with jitter.
+func (b *Backend) backoff(n int) time.Duration {
+	d := retryMax
+	if n < 10 {
+		d = min(retryBase<<(n-1), retryMax)
+	}
+	return d/2 + time.Duration(b.jitter()*float64(d/2))
+}
+
+// deliver sends the queue in order. A retryable failure of the head keeps
+// everything behind it waiting (samples of a series must arrive in time
+// order) and is retried after a backoff while ctx's deadline allows;
+// without a deadline the head gets one attempt.
+func (b *Backend) deliver(ctx context.Context) error {
+	_, hasDeadline := ctx.Deadline()
+	var lastErr error
+	if len(b.queue) > 0 {
+		b.queue[0].notBefore = time.Time{} // each flush tries the head at once
+	}
+	for len(b.queue) > 0 && ctx.Err() == nil {
+		q := &b.queue[0]
+		if wait := q.notBefore.Sub(b.now()); wait > 0 {
+			if !hasDeadline || !b.sleep(ctx, wait) {
+				break
+			}
+		}
+		if b.limiter != nil {
+			now := b.now()
+			r := b.limiter.ReserveN(now, 1)
+			if d := r.DelayFrom(now); d > 0 && !b.sleep(ctx, d) {
+				r.CancelAt(b.now())
+				break
+			}
+		}
+		out := b.send(ctx, q.body)
+		switch out.class {
+		case delivered:
+			b.m.sent.Add(float64(q.series))
+			b.pop()
+			if b.rejecting {
+				b.rejecting = false
+				b.log.Info("remote-write endpoint accepts requests again")
+			}
+		case retry:
+			lastErr = out.err
+			q.attempts++
+			wait := b.backoff(q.attempts)
+			if out.retryAfter > wait {
+				wait = min(out.retryAfter, 5*retryMax)
+			}
+			q.notBefore = b.now().Add(wait)
+			b.m.retries.Inc()
+			if !hasDeadline {
+				return b.pendingErr(lastErr)
+			}
+		case rejected:
+			b.m.dropped.WithLabelValues("rejected").Add(float64(q.series))
+			if !b.rejecting {
+				b.rejecting = true
+				b.log.Error("remote-write endpoint rejected a request; its series are dropped, not retried (further rejections are logged at debug level until one succeeds)",
+					"status", out.status, "error", out.err.Error(), "series", q.series)
+			} else {
+				b.log.Debug("remote-write request rejected", "status", out.status, "error", out.err.Error())
+			}
+			b.pop()
+		}
+	}
+	if len(b.queue) > 0 && lastErr != nil {
+		return b.pendingErr(lastErr)
+	}
+	return nil
+}
+
+func (b *Backend) pendingErr(err error) error {
+	return fmt.Errorf("%d series in %d requests queued for retry: %w", b.queuedSeries, len(b.queue), err)
+}
+
+type class uint8
+
+const (
+	delivered class = iota
+	retry           // network error, 5xx, 429
+	rejected        // other 4xx (and unexpected answers): drop
+)
+
+type outcome struct {
+	class      class
+	status     int
+	err        error
+	retryAfter time.Duration
+}
+
+// send makes one request, as the remote-write 1.0 specification says.
+func (b *Backend) send(ctx context.Context, body []byte) outcome {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		b.m.requests.WithLabelValues("rejected").Inc()
+		return outcome{class: rejected, err: err}
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("Content-Encoding", "snappy")
+	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	req.Header.Set("User-Agent", "statsd-agent")
+	for k, v := range b.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	switch {
+	case b.cfg.token != "":
+		req.Header.Set("Authorization", "Bearer "+b.cfg.token)
+	case b.cfg.Username != "":
+		req.SetBasicAuth(b.cfg.Username, b.cfg.password)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.m.requests.WithLabelValues("network").Inc()
+		return outcome{class: retry, err: err}
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
+	c := resp.StatusCode
+	if c >= 200 && c < 300 {
+		b.m.requests.WithLabelValues("ok").Inc()
+		return outcome{class: delivered, status: c}
+	}
+	text := strings.TrimSpace(string(msg))
+	if len(text) > 512 {
+		text = text[:512] + "..."
+	}
+	out := outcome{status: c, err: fmt.Errorf("POST %s: %s: %s", b.cfg.URL, resp.Status, text)}
+	if c >= 500 || c == http.StatusTooManyRequests {
+		out.class = retry
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			out.retryAfter = time.Duration(s) * time.Second
+		}
+		b.m.requests.WithLabelValues("server").Inc()
+		return out
+	}
+	out.class = rejected
+	b.m.requests.WithLabelValues("rejected").Inc()
+	return out
+}
