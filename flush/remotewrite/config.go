@@ -58,7 +58,7 @@ type Config struct {
 	// doc).
 	// Use NoNativeHistograms to send only the classic series.
 	Schema             *int32 `toml:"schema"`
-	NoNativeHistograms bool  `toml:"no_native_histograms"`
+	NoNativeHistograms bool   `toml:"no_native_histograms"`
 	// NoPercentiles leaves out the <name>_quantile gauges.
 	NoPercentiles bool `toml:"no_percentiles"`
 	// IdleTimeout: how long an absent counter or histogram keeps being
