@@ -514,8 +514,7 @@ func (c *Client) checkName(name string) error {
 		return fmt.Errorf("%w: empty", ErrInvalidName)
 	}
 	for i := 0; i < len(name); i++ {
-		switch ch := name[i]; {
-		case ch <= ' ', ch == 0x7f, ch == ':', ch == '|', ch == '@', ch == '#', ch == ',', ch == ';', ch == '=', ch == '[', ch == ']':
+		if badName[name[i]] {
 			return fmt.Errorf("%w: %q", ErrInvalidName, name)
 		}
 	}
@@ -527,26 +526,48 @@ func (c *Client) checkName(name string) error {
 // character, and a key not ':'; an InfluxDB or Graphite one none of
 // ',', ';', '=', ':', '|', '#', a space or a control character.
 func (c *Client) checkTags(tags []Tag) error {
+	keyBad, valBad := &badDogKey, &badDogValue
+	if c.format != DogStatsD {
+		keyBad, valBad = &badInfix, &badInfix
+	}
 	for _, t := range tags {
 		if t[0] == "" {
 			return fmt.Errorf("%w: empty key", ErrInvalidTag)
 		}
-		for j, s := range t {
-			for i := 0; i < len(s); i++ {
-				ch := s[i]
-				bad := ch < ' ' || ch == 0x7f || ch == ',' || ch == '|' || ch == '#'
-				if c.format == DogStatsD {
-					bad = bad || (j == 0 && ch == ':')
-				} else {
-					bad = bad || ch == ' ' || ch == ';' || ch == '=' || ch == ':'
-				}
-				if bad {
-					return fmt.Errorf("%w: %q:%q", ErrInvalidTag, t[0], t[1])
-				}
-			}
+		if hasAny(t[0], keyBad) || hasAny(t[1], valBad) {
+			return fmt.Errorf("%w: %q:%q", ErrInvalidTag, t[0], t[1])
 		}
 	}
 	return nil
+}
+
+func hasAny(s string, bad *[256]bool) bool {
+	for i := 0; i < len(s); i++ {
+		if bad[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// Byte tables for checkName and checkTags: control characters and these.
+var (
+	badName     = byteSet(" :|@#,;=[]")
+	badDogKey   = byteSet(",|#:")
+	badDogValue = byteSet(",|#")
+	badInfix    = byteSet(" ,|#;=:")
+)
+
+func byteSet(chars string) [256]bool {
+	var t [256]bool
+	for i := 0; i < ' '; i++ {
+		t[i] = true
+	}
+	t[0x7f] = true
+	for i := 0; i < len(chars); i++ {
+		t[chars[i]] = true
+	}
+	return t
 }
 
 // fail counts err and reports it to OnError.

@@ -63,6 +63,10 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if status == 0 {
 				status = http.StatusInternalServerError
 			}
+			if v == nil { // runtime.Goexit, not a panic: let it go on
+				m.record(r, status, start, false)
+				return
+			}
 			m.record(r, status, start, v != http.ErrAbortHandler)
 			panic(v)
 		}

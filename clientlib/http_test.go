@@ -5,6 +5,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -210,5 +211,27 @@ func TestMiddlewareFlusher(t *testing.T) {
 	c.Middleware(h).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	if !ok || !w.Flushed {
 		t.Errorf("Flusher not passed through (ok=%v, flushed=%v)", ok, w.Flushed)
+	}
+}
+
+// TestMiddlewareGoexit checks that runtime.Goexit in a handler is not turned
+// into a panic.
+func TestMiddlewareGoexit(t *testing.T) {
+	c, rec := clientlibtest.New(t, clientlib.Config{})
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runtime.Goexit() }))
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}()
+	if v := <-done; v != nil {
+		t.Fatalf("Goexit became a panic: %v", v)
+	}
+	samples := rec.Samples(t)
+	if n := len(clientlibtest.Find(samples, clientlib.HTTPPanics, protocol.Counter)); n != 0 {
+		t.Errorf("Goexit counted as %d panics", n)
+	}
+	if got := requestsOf(t, samples); len(got) != 1 {
+		t.Errorf("requests %v, want one", got)
 	}
 }
