@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"path/filepath"
-	"runtime"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"modernc.org/sqlite"
@@ -177,10 +177,12 @@ func TestSQLPoolWait(t *testing.T) {
 		done <- err
 	}()
 	// Wait (bounded) until the second caller is queued for the connection.
-	for i := 0; db.Stats().WaitCount == 0 && i < 1000000; i++ {
-		if i%1000 == 999 {
-			runtime.Gosched()
+	deadline := time.Now().Add(10 * time.Second)
+	for db.Stats().WaitCount == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the second caller never waited for the connection")
 		}
+		time.Sleep(time.Millisecond)
 	}
 	coll := clientlib.NewDBStatsCollector(c, db, "wait", 0)
 	coll.Collect()
