@@ -58,6 +58,9 @@ type Backend struct {
 	clockDone    bool   // the server clock was compared once
 	warned413    bool   // a post too large was reported once
 	checkFailing bool   // the check-in is refused (reported once)
+	// interval is the longest flush interval seen: a final flush on
+	// shutdown carries only the elapsed part of its interval.
+	interval time.Duration
 }
 
 // queued is a post waiting for delivery.
@@ -150,8 +153,9 @@ func (b *Backend) Flush(ctx context.Context, snap *aggregate.Snapshot) error {
 	if !b.clockDone {
 		b.checkClock(ctx)
 	}
+	b.interval = max(b.interval, snap.Interval)
 	if !b.cfg.NoCheckIn {
-		b.checkIn(ctx, snap.Interval)
+		b.checkIn(ctx, b.interval)
 	}
 	if err := b.deliver(ctx); err != nil {
 		errs = append(errs, err)

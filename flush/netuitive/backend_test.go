@@ -798,3 +798,22 @@ func TestCheckInRefusedOnce(t *testing.T) {
 		t.Errorf("recovery not logged:\n%s", h.logs)
 	}
 }
+
+func TestCheckInTTLKeepsFullInterval(t *testing.T) {
+	h := newHarness(t, nil)
+	h.flush(t, &aggregate.Snapshot{Time: flushTime, Interval: 10 * time.Second}, 0)
+	// A final flush on shutdown carries only the elapsed part.
+	h.flush(t, &aggregate.Snapshot{Time: flushTime.Add(250 * time.Millisecond), Interval: 250 * time.Millisecond}, 0)
+	var ttls []time.Duration
+	for _, c := range h.srv.Checks() {
+		ttls = append(ttls, c.TTL)
+	}
+	if diff := cmp.Diff([]time.Duration{30 * time.Second, 30 * time.Second}, ttls); diff != "" {
+		t.Errorf("check-in TTLs (-want +got):\n%s", diff)
+	}
+	h2 := newHarness(t, func(c *Config) { c.CheckTTL = Duration(90*time.Second + time.Millisecond) })
+	h2.flush(t, &aggregate.Snapshot{Time: flushTime, Interval: 10 * time.Second}, 0)
+	if c := h2.srv.Checks(); len(c) != 1 || c[0].TTL != 91*time.Second {
+		t.Errorf("check_ttl 90.001s: %+v, want 91s (rounded up)", c)
+	}
+}

@@ -99,8 +99,9 @@
 //
 // Heartbeat: every Flush posts the check-in
 // /check/{key}/{check_name}/{element}/{ttl} with ttl = check_ttl, by
-// default three flush intervals, so the service notices a dead agent
-// after missing about three flushes. It is sent before the data (pacing
+// default three flush intervals (the longest interval seen, so the short
+// final flush on shutdown does not shorten it: a restart raises no alarm),
+// so the service notices a dead agent after about three missed flushes. It is sent before the data (pacing
 // never delays it) and is not queued: a late heartbeat means nothing.
 //
 // # How this differs from netuitive-statsd
