@@ -1,9 +1,11 @@
 package clientlib_test
 
 import (
+	"database/sql"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -157,6 +159,36 @@ func BenchmarkMiddleware(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				bc.h.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+// BenchmarkSQLQuery is the cost the database/sql wrapper adds to a query
+// (a counter and a timer per operation) against SQLite opened directly.
+func BenchmarkSQLQuery(b *testing.B) {
+	c := benchClient(b, clientlib.Config{Sender: discard{}, Unbuffered: true})
+	dir := b.TempDir()
+	plain, err := sql.Open("sqlite", filepath.Join(dir, "plain.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	wrapped, err := c.OpenDB("bench", "sqlite", filepath.Join(dir, "wrapped.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		db   *sql.DB
+	}{{"bare", plain}, {"instrumented", wrapped}} {
+		b.Run(bc.name, func(b *testing.B) {
+			defer bc.db.Close()
+			var x int
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := bc.db.QueryRow(`SELECT 1`).Scan(&x); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
