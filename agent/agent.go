@@ -28,6 +28,7 @@ import (
 	"github.com/statsd-agent/statsd-agent/flush"
 	"github.com/statsd-agent/statsd-agent/ingest"
 	"github.com/statsd-agent/statsd-agent/protocol"
+	"github.com/statsd-agent/statsd-agent/ratelimit"
 	"github.com/statsd-agent/statsd-agent/server/tcp"
 	"github.com/statsd-agent/statsd-agent/server/udp"
 	"github.com/statsd-agent/statsd-agent/server/unixgram"
@@ -62,6 +63,9 @@ type Config struct {
 	// Unixgram is the path of a Unix datagram socket to listen on; ""
 	// disables it.
 	Unixgram string
+	// RateLimit limits lines per second per source address (UDP and TCP);
+	// the zero value means no limit.
+	RateLimit ratelimit.Config
 
 	// Aggregate configures the aggregation (interval, percentiles, idle
 	// series, bounds).
@@ -94,6 +98,7 @@ type Agent struct {
 	fanoutMu sync.Mutex // guards fanout; held while a reload swaps it
 	fanout   *flush.Fanout
 	udp      *udp.Server
+	limiter  *ratelimit.Limiter
 	tcp      *tcp.Server
 	unixgrm  *unixgram.Server
 	series   atomic.Int64
@@ -127,10 +132,11 @@ func New(cfg Config, backends []flush.Backend, logger *slog.Logger) (*Agent, err
 	a := &Agent{cfg: cfg, logger: logger, agg: aggregate.New(cfg.Aggregate),
 		overLog: rate.NewLimiter(rate.Every(time.Minute), 1), reschedule: make(chan struct{}, 1)}
 	metrics := ingest.NewMetrics()
+	a.limiter = ratelimit.New(cfg.RateLimit)
 	a.pipe = ingest.New(a.agg, cfg.Parser, metrics, logger)
 	if cfg.UDP != "none" {
 		s, err := udp.Listen(udp.Config{Addr: cfg.UDP, Readers: cfg.UDPReaders, ReusePort: cfg.ReusePort,
-			ReadBuffer: cfg.ReadBuffer}, a.pipe, logger)
+			ReadBuffer: cfg.ReadBuffer, Limiter: a.limiter}, a.pipe, logger)
 		if err != nil {
 			return nil, fmt.Errorf("agent: %w", err)
 		}
@@ -138,7 +144,7 @@ func New(cfg Config, backends []flush.Backend, logger *slog.Logger) (*Agent, err
 	}
 	if cfg.TCP != "" {
 		s, err := tcp.Listen(tcp.Config{Addr: cfg.TCP, MaxLine: cfg.TCPMaxLine, MaxConns: cfg.TCPMaxConns,
-			IdleTimeout: cfg.TCPIdleTimeout}, a.pipe, logger)
+			IdleTimeout: cfg.TCPIdleTimeout, Limiter: a.limiter}, a.pipe, logger)
 		if err != nil {
 			a.closeListeners()
 			return nil, fmt.Errorf("agent: %w", err)
@@ -198,6 +204,9 @@ func (a *Agent) register(reg prometheus.Registerer, m *ingest.Metrics) error {
 				Help: "UDP receive buffer the kernel granted."},
 				func() float64 { return float64(a.udp.ReceiveBuffer()) }),
 		)
+	}
+	if a.limiter != nil {
+		cs = append(cs, a.limiter)
 	}
 	if a.tcp != nil {
 		cs = append(cs,

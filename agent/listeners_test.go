@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/statsd-agent/statsd-agent/protocol"
+	"github.com/statsd-agent/statsd-agent/ratelimit"
 )
 
 func counterValue(t *testing.T, a *Agent, name string) float64 {
@@ -127,5 +128,34 @@ func TestIPv6AndUnixgram(t *testing.T) {
 	waitLines(t, a, 3)
 	if got := counterValue(t, a, "v6"); got != 3 {
 		t.Errorf("v6 = %v, want 3", got)
+	}
+}
+
+func TestPerSourceRateLimit(t *testing.T) {
+	a, _ := start(t, Config{RateLimit: ratelimit.Config{LinesPerSecond: 10, Burst: 10}, TCP: "127.0.0.1:0"})
+	c, err := net.Dial("udp", a.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 30; i++ {
+		if _, err := c.Write([]byte("limited:1|c")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.LinesReceived()+a.limiter.Dropped() < 30 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	got, dropped := a.LinesReceived(), a.limiter.Dropped()
+	if got+dropped != 30 || got < 10 || got > 15 {
+		t.Errorf("received %d, dropped %d; want about 10 received and the rest dropped", got, dropped)
+	}
+	top := a.limiter.Top(1)
+	if len(top) != 1 || top[0].Source.String() != "127.0.0.1" {
+		t.Errorf("top sources %+v", top)
+	}
+	if v := counterValue(t, a, "limited"); v != float64(got) {
+		t.Errorf("aggregated %v, want %d", v, got)
 	}
 }

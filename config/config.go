@@ -51,6 +51,11 @@ type File struct {
 	TCPIdleTimeout Duration `toml:"tcp_idle_timeout"`
 	// Unixgram is the path of a Unix datagram socket; "" disables it.
 	Unixgram string `toml:"unixgram"`
+	// RateLimit is the most lines per second accepted from one source
+	// address (UDP and TCP); 0 means no limit. RateLimitBurst is the most
+	// at once; 0 means one second's worth.
+	RateLimit      float64 `toml:"rate_limit"`
+	RateLimitBurst int     `toml:"rate_limit_burst"`
 	// HTTP is the self-metrics and health endpoint's address ("none"
 	// disables it). Default 127.0.0.1:9102.
 	HTTP string `toml:"http"`

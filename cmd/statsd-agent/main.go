@@ -38,6 +38,7 @@ import (
 	"github.com/statsd-agent/statsd-agent/flush/netuitive"
 	"github.com/statsd-agent/statsd-agent/netstat"
 	"github.com/statsd-agent/statsd-agent/protocol"
+	"github.com/statsd-agent/statsd-agent/ratelimit"
 	"github.com/statsd-agent/statsd-agent/secret"
 	"github.com/statsd-agent/statsd-agent/server/admin"
 )
@@ -141,6 +142,8 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.IntVar(&f.ReadBuffer, "read-buffer", f.ReadBuffer, "UDP receive buffer `bytes` (0 means 8 MiB)")
 	fs.StringVar(&f.TCP, "tcp", f.TCP, "TCP listen `address` for newline-delimited lines (default: off)")
 	fs.StringVar(&f.Unixgram, "unixgram", f.Unixgram, "Unix datagram socket `path` to listen on (default: off)")
+	fs.Float64Var(&f.RateLimit, "rate-limit", f.RateLimit, "most lines per second per source address, the rest dropped and counted (0 means no limit)")
+	fs.IntVar(&f.RateLimitBurst, "rate-limit-burst", f.RateLimitBurst, "most lines at once per source (0 means one second's worth)")
 	fs.StringVar(&f.HTTP, "http", f.HTTP, "self-metrics and health endpoint `address` (\"none\" disables it)")
 	fs.Var(&f.FlushInterval, "flush-interval", "flush `duration` (default 10s)")
 	fs.Var(&f.FlushTimeout, "flush-timeout", "each backend's `duration` per flush (default: the interval)")
@@ -456,6 +459,7 @@ func (s *server) reload() error {
 		{"udp", old.UDP, nf.UDP}, {"tcp", old.TCP, nf.TCP}, {"unixgram", old.Unixgram, nf.Unixgram},
 		{"http", old.HTTP, nf.HTTP}, {"udp_readers", old.UDPReaders, nf.UDPReaders}, {"reuseport", old.ReusePort, nf.ReusePort},
 		{"read_buffer", old.ReadBuffer, nf.ReadBuffer}, {"parser", old.Parser, nf.Parser},
+		{"rate_limit", old.RateLimit, nf.RateLimit}, {"rate_limit_burst", old.RateLimitBurst, nf.RateLimitBurst},
 		{"log_level", old.LogLevel, nf.LogLevel}, {"log_format", old.LogFormat, nf.LogFormat},
 	} {
 		if !reflect.DeepEqual(c.old, c.new) {
@@ -490,6 +494,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		TCPMaxLine:     f.TCPMaxLine,
 		TCPIdleTimeout: time.Duration(f.TCPIdleTimeout),
 		Unixgram:       f.Unixgram,
+		RateLimit:      ratelimit.Config{LinesPerSecond: f.RateLimit, Burst: f.RateLimitBurst},
 		Aggregate:      f.Aggregate(),
 		Parser:         protocol.Options{UnknownTypeAsCounter: f.Parser.UnknownTypeAsCounter, NoGaugeDeltas: f.Parser.NoGaugeDeltas, NoSanitize: f.Parser.NoSanitize},
 		FlushTimeout:   time.Duration(f.FlushTimeout),

@@ -21,12 +21,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/statsd-agent/statsd-agent/ingest"
 	"github.com/statsd-agent/statsd-agent/protocol"
+	"github.com/statsd-agent/statsd-agent/ratelimit"
 )
 
 // Defaults for a zero Config.
@@ -49,6 +51,9 @@ type Config struct {
 	// IdleTimeout closes a connection that sends nothing for this long;
 	// 0 means 5 minutes.
 	IdleTimeout time.Duration
+	// Limiter, when non-nil, limits lines per second per client address;
+	// lines over a client's budget are dropped and counted there.
+	Limiter *ratelimit.Limiter
 }
 
 // Server accepts stream connections carrying StatsD lines.
@@ -169,6 +174,10 @@ func (s *Server) handle(c net.Conn) {
 		s.active.Add(-1)
 		s.wg.Done()
 	}()
+	var src netip.Addr
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		src = ta.AddrPort().Addr()
+	}
 	buf := make([]byte, 0, 64<<10)
 	skipping := false // inside an overlong line
 	for {
@@ -189,9 +198,15 @@ func (s *Server) handle(c net.Conn) {
 		n, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if n > 0 {
+			drop := false
+			if s.cfg.Limiter != nil {
+				if n := bytes.Count(buf, []byte{'\n'}); n > 0 {
+					drop = !s.cfg.Limiter.Allow(src, n)
+				}
+			}
 			w.Begin()
 			w.CountPacket()
-			buf, skipping = s.lines(w, buf, skipping)
+			buf, skipping = s.lines(w, buf, skipping, drop)
 			w.End()
 		}
 		if err != nil {
@@ -207,7 +222,7 @@ func (s *Server) handle(c net.Conn) {
 
 // lines processes every complete line in buf and returns the unprocessed
 // remainder moved to the front of buf.
-func (s *Server) lines(w *ingest.Worker, buf []byte, skipping bool) ([]byte, bool) {
+func (s *Server) lines(w *ingest.Worker, buf []byte, skipping, drop bool) ([]byte, bool) {
 	rest := buf
 	for {
 		i := bytes.IndexByte(rest, '\n')
@@ -219,6 +234,9 @@ func (s *Server) lines(w *ingest.Worker, buf []byte, skipping bool) ([]byte, boo
 		if skipping {
 			skipping = false
 			continue
+		}
+		if drop {
+			continue // over the client's rate limit, counted by the Limiter
 		}
 		if len(line) > s.cfg.MaxLine {
 			s.tooLong(w, line)

@@ -18,11 +18,13 @@
 package udp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	"github.com/statsd-agent/statsd-agent/ingest"
+	"github.com/statsd-agent/statsd-agent/ratelimit"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -55,6 +58,9 @@ type Config struct {
 	ReadBuffer int
 	// Batch is the number of datagrams read per recvmmsg call. 0 means 32.
 	Batch int
+	// Limiter, when non-nil, limits lines per second per source address;
+	// datagrams over a source's budget are dropped and counted there.
+	Limiter *ratelimit.Limiter
 }
 
 // Server reads StatsD datagrams from UDP sockets.
@@ -229,7 +235,11 @@ func (s *Server) read(c *net.UDPConn) error {
 				if m.Flags&unix.MSG_TRUNC != 0 {
 					s.truncated.Add(1)
 				}
-				w.Packet(m.Buffers[0][:m.N])
+				b := m.Buffers[0][:m.N]
+				if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow(sourceIP(m.Addr), countLines(b)) {
+					continue
+				}
+				w.Packet(b)
 			}
 			w.End()
 		}
@@ -257,6 +267,22 @@ func (s *Server) read(c *net.UDPConn) error {
 			_ = c.SetReadDeadline(time.Now().Add(drainIdle))
 		}
 	}
+}
+
+func sourceIP(a net.Addr) netip.Addr {
+	if ua, ok := a.(*net.UDPAddr); ok {
+		return ua.AddrPort().Addr()
+	}
+	return netip.Addr{}
+}
+
+// countLines counts the lines of a datagram, for the rate limit.
+func countLines(b []byte) int {
+	n := bytes.Count(b, []byte{'\n'})
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		n++
+	}
+	return n
 }
 
 // pending reports whether a datagram is waiting in c's receive queue.
