@@ -281,7 +281,7 @@ func (b *Backend) deliver(ctx context.Context) error {
 		case retry:
 			lastErr = out.err
 			q.attempts++
-			q.notBefore = b.now().Add(b.backoff(q.attempts))
+			q.notBefore = b.now().Add(max(b.backoff(q.attempts), out.retryAfter))
 			b.m.retries.Inc()
 			if !hasDeadline {
 				return b.pendingErr(lastErr)
@@ -382,6 +382,8 @@ type outcome struct {
 	err    error     // redacted
 	body   errorBody // parsed error body, if any
 	raw    string    // redacted, truncated body when not JSON
+	// retryAfter is the server's Retry-After (seconds form), 0 if none.
+	retryAfter time.Duration
 }
 
 // errorBody is the documented error JSON (spec 3.3).
@@ -423,6 +425,9 @@ func (b *Backend) send(ctx context.Context, endpoint, url string, body []byte) o
 		return outcome{class: delivered, status: resp.StatusCode}
 	}
 	out := outcome{status: resp.StatusCode}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		out.retryAfter = min(time.Duration(s)*time.Second, retryMax)
+	}
 	var ok bool
 	if out.body, ok = parseErrorBody(respBody); !ok {
 		out.raw = b.redactString(strings.TrimSpace(string(respBody)))

@@ -817,3 +817,17 @@ func TestCheckInTTLKeepsFullInterval(t *testing.T) {
 		t.Errorf("check_ttl 90.001s: %+v, want 91s (rounded up)", c)
 	}
 }
+
+func TestRetryAfterHonoured(t *testing.T) {
+	h := newHarness(t, nil)
+	h.srv.InjectFault(netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Count: 1, Status: 503, RetryAfter: 20})
+	if err := h.flush(t, e2eSnapshot(flushTime, 1), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]time.Duration{20 * time.Second}, h.clock.slept); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
+	}
+	if n := len(h.srv.Elements()); n != 1 {
+		t.Errorf("delivered %d elements, want 1", n)
+	}
+}

@@ -20,9 +20,10 @@
 //   - 202: delivered (the only success status, as in the vendor's Go client).
 //   - network error, timeout, 5xx, 408, 429: the post stays at the head of
 //     the queue (order is kept) and is retried with exponential backoff
-//     (1 s doubling to 1 min, jittered between half and all of it) while the
-//     deadline allows; every Flush tries the head once at once. Flush
-//     returns an error saying how much is queued.
+//     (1 s doubling to 1 min, jittered between half and all of it, at least
+//     a Retry-After of up to 1 min) while the deadline allows; every Flush
+//     tries the head once at once. Flush returns an error saying how much is
+//     queued.
 //   - 400 and other 4xx: the post is dropped, not retried, and logged once
 //     with the server's JSON detail and errors (they name the rejected field).
 //   - 413 (undocumented; the service states no size limit): the post is

@@ -73,6 +73,8 @@ type Fault struct {
 	// Errors, if set, become the body's "errors" (useful with 400).
 	Status int
 	Errors []string
+	// RetryAfter, if non-zero, is sent as a Retry-After header (seconds).
+	RetryAfter int
 	// Delay holds the answer back this long (or until the client gives up).
 	Delay time.Duration
 	// Hang holds the request until the client gives up or the fake closes.
@@ -350,6 +352,9 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request, p *Post, rest []str
 			return 0
 		}
 		if ft.Status != 0 {
+			if ft.RetryAfter != 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(ft.RetryAfter))
+			}
 			return f.answer(w, ft.Status, "", ft.Errors)
 		}
 	}
