@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +80,11 @@ type Config struct {
 	// ShutdownTimeout bounds draining the sockets and the final flush on
 	// shutdown; 0 means 10 s.
 	ShutdownTimeout time.Duration
+
+	// StateDir, when set, keeps the state that outlives the process (gauge
+	// values) in StateDir/aggregate.json: written atomically after the
+	// final flush, read back by New.
+	StateDir string
 
 	// Processors amend every snapshot, in order, before the backends get it.
 	Processors []flush.Processor
@@ -158,6 +165,11 @@ func New(cfg Config, backends []flush.Backend, logger *slog.Logger) (*Agent, err
 			return nil, fmt.Errorf("agent: %w", err)
 		}
 		a.unixgrm = s
+	}
+	if cfg.StateDir != "" {
+		if err := a.loadState(); err != nil {
+			logger.Warn("state not restored", "err", err)
+		}
 	}
 	if cfg.Registerer != nil {
 		if err := a.register(cfg.Registerer, metrics); err != nil {
@@ -435,7 +447,69 @@ func (a *Agent) shutdown() error {
 	if err := a.fanout.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if a.cfg.StateDir != "" {
+		if err := a.saveState(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+const stateFile = "aggregate.json"
+
+func (a *Agent) loadState() error {
+	b, err := os.ReadFile(filepath.Join(a.cfg.StateDir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return a.agg.UnmarshalState(b)
+}
+
+func (a *Agent) saveState() error {
+	b, err := a.agg.MarshalState()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(a.cfg.StateDir, 0o750); err != nil {
+		return fmt.Errorf("agent: state: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(a.cfg.StateDir, stateFile), b); err != nil {
+		return fmt.Errorf("agent: state: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes a temporary file beside path, syncs it and renames
+// it over path, so a crash leaves either the old or the new file.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 // Close stops the listeners and backends without a final flush; for an

@@ -288,3 +288,40 @@ func TestFinalFlushRateOverPartialInterval(t *testing.T) {
 		t.Errorf("final flush %+v interval %v, want count 5 rate 2.5 over 2s", last.Series, last.Interval)
 	}
 }
+
+// Gauges survive a restart through the state directory.
+func TestRestartKeepsGauges(t *testing.T) {
+	dir := t.TempDir()
+	rec := &recorder{}
+	a, stop := start(t, Config{StateDir: dir}, rec)
+	c, err := net.Dial("udp", a.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("temp:20|g\nqueue:5|g|#q:a")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	waitLines(t, a, 2)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	rec2 := &recorder{}
+	b, _ := start(t, Config{StateDir: dir}, rec2)
+	c, err = net.Dial("udp", b.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("temp:-3|g")); err != nil { // a delta on the restored value
+		t.Fatal(err)
+	}
+	waitLines(t, b, 1)
+	got := map[string]float64{}
+	for _, s := range b.Flush(context.Background(), time.Now()).Series {
+		got[s.Name+"{"+s.TagString()+"}"] = s.Value
+	}
+	if want := map[string]float64{"temp{}": 17, "queue{q:a}": 5}; !cmp.Equal(got, want) {
+		t.Errorf("after restart %v, want %v", got, want)
+	}
+}

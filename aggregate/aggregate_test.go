@@ -437,3 +437,40 @@ func TestIdleEviction(t *testing.T) {
 		t.Errorf("%d entries left in the shard after 5 idle intervals", n)
 	}
 }
+
+func TestStateRoundTrip(t *testing.T) {
+	a := New(Config{})
+	sh := a.NewShard()
+	g := sample("temp", protocol.Gauge, 20)
+	g.Tags = []byte("room:a,zone")
+	add(sh, g, sample("plain", protocol.Gauge, -3))
+	a.Flush(t0)
+	b, err := a.MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(Config{})
+	if err := r.UnmarshalState(b); err != nil {
+		t.Fatal(err)
+	}
+	// A delta after the restart applies to the restored value: the key
+	// must match the one the shard builds.
+	d := sample("temp", protocol.Gauge, 2)
+	d.Tags, d.Delta = []byte("room:a,zone"), true
+	add(r.NewShard(), d)
+	snap := r.Flush(t0.Add(10 * time.Second))
+	if len(snap.Series) != 2 {
+		t.Fatalf("series %+v", snap.Series)
+	}
+	if v := find(t, snap, "temp", protocol.Gauge).Value; v != 22 {
+		t.Errorf("temp = %v after restore and +2, want 22", v)
+	}
+	if v := find(t, snap, "plain", protocol.Gauge).Value; v != -3 {
+		t.Errorf("plain = %v", v)
+	}
+	for _, bad := range []string{"", "{", `{"version":9}`} {
+		if err := New(Config{}).UnmarshalState([]byte(bad)); err == nil {
+			t.Errorf("state %q accepted", bad)
+		}
+	}
+}

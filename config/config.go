@@ -94,6 +94,10 @@ type File struct {
 	// FlushTimeout is each backend's deadline per flush; 0 means the interval.
 	FlushTimeout Duration `toml:"flush_timeout"`
 
+	// StateDir keeps what must survive a restart: gauge values, and the
+	// backends' undelivered data. "" means no state is kept.
+	StateDir string `toml:"state_dir"`
+
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string `toml:"log_level"`
 	// LogFormat is text (default) or json.

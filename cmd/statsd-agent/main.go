@@ -168,6 +168,7 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		}
 		return nil
 	})
+	fs.StringVar(&f.StateDir, "state-dir", f.StateDir, "`directory` for what survives restarts: gauges, undelivered backend data (default: none)")
 	fs.StringVar(&f.StdoutFile, "stdout-file", f.StdoutFile, "write the stdout backend's JSON lines to this `file` (appending)")
 	fs.StringVar(&f.LogLevel, "log-level", f.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&f.LogFormat, "log-format", f.LogFormat, "log `format`: text or json")
@@ -459,7 +460,7 @@ func (s *server) reload() error {
 		{"udp", old.UDP, nf.UDP}, {"tcp", old.TCP, nf.TCP}, {"unixgram", old.Unixgram, nf.Unixgram},
 		{"http", old.HTTP, nf.HTTP}, {"udp_readers", old.UDPReaders, nf.UDPReaders}, {"reuseport", old.ReusePort, nf.ReusePort},
 		{"read_buffer", old.ReadBuffer, nf.ReadBuffer}, {"parser", old.Parser, nf.Parser},
-		{"rate_limit", old.RateLimit, nf.RateLimit}, {"rate_limit_burst", old.RateLimitBurst, nf.RateLimitBurst},
+		{"state_dir", old.StateDir, nf.StateDir}, {"rate_limit", old.RateLimit, nf.RateLimit}, {"rate_limit_burst", old.RateLimitBurst, nf.RateLimitBurst},
 		{"log_level", old.LogLevel, nf.LogLevel}, {"log_format", old.LogFormat, nf.LogFormat},
 	} {
 		if !reflect.DeepEqual(c.old, c.new) {
@@ -494,6 +495,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		TCPMaxLine:     f.TCPMaxLine,
 		TCPIdleTimeout: time.Duration(f.TCPIdleTimeout),
 		Unixgram:       f.Unixgram,
+		StateDir:       f.StateDir,
 		RateLimit:      ratelimit.Config{LinesPerSecond: f.RateLimit, Burst: f.RateLimitBurst},
 		Aggregate:      f.Aggregate(),
 		Parser:         protocol.Options{UnknownTypeAsCounter: f.Parser.UnknownTypeAsCounter, NoGaugeDeltas: f.Parser.NoGaugeDeltas, NoSanitize: f.Parser.NoSanitize},
