@@ -117,15 +117,19 @@ var (
 // Client sends metrics to a StatsD agent. It is safe for concurrent use.
 // A nil *Client is valid and does nothing.
 type Client struct {
-	sender   Sender
+	*shared
 	prefix   string // "" or "prefix."
 	tags     []Tag
 	format   TagFormat
 	cformat  statsd.TagFormat
 	rate     float64
 	rateText string // "|@0.25", or "" when unsampled
-	onError  func(error)
+}
 
+// shared is the state a Client shares with the Clients made by With.
+type shared struct {
+	sender   Sender
+	onError  func(error)
 	errs     atomic.Uint64
 	closed   atomic.Bool
 	inFlight atomic.Int64 // HTTP requests in Middleware
@@ -151,10 +155,10 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("clientlib: negative flush bytes %d", cfg.FlushBytes)
 	}
 	c := &Client{
+		shared:  &shared{onError: cfg.OnError},
 		format:  cfg.TagFormat,
 		cformat: cfg.TagFormat.cactus(),
 		rate:    rate,
-		onError: cfg.OnError,
 	}
 	if cfg.Prefix != "" {
 		p := strings.TrimSuffix(cfg.Prefix, ".")
@@ -219,6 +223,34 @@ func (s countingSender) Send(data []byte) (int, error) {
 		s.c.fail(fmt.Errorf("%w: %w", ErrSend, err))
 	}
 	return n, err
+}
+
+// With returns a Client that adds prefix (after c's, joined by '.') and
+// tags (after c's) to every metric, like cactus' NewSubStatter. It shares
+// c's sender, buffer and error count: closing one closes both. An invalid
+// prefix or tag is counted as an error and left out. With on a nil Client
+// returns nil.
+func (c *Client) With(prefix string, tags ...Tag) *Client {
+	if c == nil {
+		return nil
+	}
+	sub := *c
+	if p := strings.Trim(prefix, "."); p != "" {
+		if err := c.checkName(p); err != nil {
+			c.fail(fmt.Errorf("%w: prefix %q", ErrInvalidName, prefix))
+		} else {
+			sub.prefix = c.prefix + p + "."
+		}
+	}
+	sub.tags = append([]Tag(nil), c.tags...)
+	for _, t := range tags {
+		if err := c.checkTags([]Tag{t}); err != nil {
+			c.fail(err)
+			continue
+		}
+		sub.tags = append(sub.tags, t)
+	}
+	return &sub
 }
 
 // Errors returns the number of errors counted so far: failed sends, calls

@@ -51,6 +51,15 @@ func TestWireFormat(t *testing.T) {
 		{"default and call tags", clientlib.Config{Tags: tags}, func(c *clientlib.Client) { c.Incr("hits", clientlib.Tag{"code", "200"}) }, []string{"hits:1|c|#env:prod,code:200"}},
 		{"influx", clientlib.Config{TagFormat: clientlib.InfluxDB, Tags: tags}, func(c *clientlib.Client) { c.Incr("hits", clientlib.Tag{"code", "200"}) }, []string{"hits,env=prod,code=200:1|c"}},
 		{"graphite", clientlib.Config{TagFormat: clientlib.Graphite, Tags: tags}, func(c *clientlib.Client) { c.Incr("hits", clientlib.Tag{"code", "200"}) }, []string{"hits;env=prod;code=200:1|c"}},
+		{"with", clientlib.Config{Prefix: "app", Tags: tags}, func(c *clientlib.Client) {
+			c.With("db", clientlib.Tag{"db", "main"}).Incr("calls", clientlib.Tag{"op", "exec"})
+		}, []string{"app.db.calls:1|c|#env:prod,db:main,op:exec"}},
+		{"with nested", clientlib.Config{TagFormat: clientlib.Graphite}, func(c *clientlib.Client) {
+			c.With("a").With(".b.", clientlib.Tag{"k", "v"}).Gauge("g", -1)
+		}, []string{"a.b.g;k=v:0|g\na.b.g;k=v:-1|g"}},
+		{"with no prefix", clientlib.Config{}, func(c *clientlib.Client) {
+			c.With("", clientlib.Tag{"k", "v"}).Set("s", "m")
+		}, []string{"s:m|s|#k:v"}},
 		{"sampled", clientlib.Config{SampleRate: 1 - 1e-12}, func(c *clientlib.Client) {
 			// At this rate a drop has probability 1e-12 per call.
 			c.Incr("hits", clientlib.Tag{"a", "b"})
@@ -292,5 +301,33 @@ func TestConcurrent(t *testing.T) {
 	want := map[string]int{"hits:1|c|#k:v": workers * per, "g:0|g": workers * per, "g:-1|g": workers * per}
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("line counts (-want +got):\n%s", diff)
+	}
+}
+
+// TestWith checks that a Client made by With shares its parent's sender,
+// error count and closing, and leaves out an invalid prefix or tag.
+func TestWith(t *testing.T) {
+	var reported []error
+	c, rec := clientlibtest.New(t, clientlib.Config{OnError: func(err error) { reported = append(reported, err) }})
+	sub := c.With("bad:prefix", clientlib.Tag{"ok", "1"}, clientlib.Tag{"bad", "a|b"})
+	if len(reported) != 2 || !errors.Is(reported[0], clientlib.ErrInvalidName) || !errors.Is(reported[1], clientlib.ErrInvalidTag) {
+		t.Fatalf("reported %v, want an invalid name and an invalid tag", reported)
+	}
+	sub.Incr("x")
+	if got := rec.Lines(); !cmp.Equal(got, []string{"x:1|c|#ok:1"}) {
+		t.Errorf("lines %q", got)
+	}
+	sub.Incr("")
+	if c.Errors() != 3 || sub.Errors() != 3 {
+		t.Errorf("Errors() = %d (parent), %d (sub); want 3 shared", c.Errors(), sub.Errors())
+	}
+	c.Close()
+	sub.Incr("after")
+	if !errors.Is(reported[len(reported)-1], clientlib.ErrClosed) {
+		t.Errorf("a call on a sub-client of a closed client reported %v", reported[len(reported)-1])
+	}
+	var nilClient *clientlib.Client
+	if nilClient.With("a") != nil {
+		t.Error("With on a nil client returned a non-nil client")
 	}
 }

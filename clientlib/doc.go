@@ -14,6 +14,9 @@
 //	var c *clientlib.Client // nil: every call does nothing
 //	c.Incr("jobs.started")
 //
+// Client.With derives a Client that adds a name prefix and tags, sharing the
+// parent's connection (cactus' NewSubStatter).
+//
 // Besides counters, gauges, timers, histograms, distributions and sets, the
 // package instruments the usual places of a service:
 //
