@@ -1,12 +1,12 @@
 package remotewrite
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
