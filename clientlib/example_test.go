@@ -153,3 +153,12 @@ func newExampleClient(cfg clientlib.Config) (*clientlib.Client, *clientlibtest.R
 	}
 	return c, rec
 }
+
+// With derives a Client for one part of the program.
+func ExampleClient_With() {
+	c, rec := newExampleClient(clientlib.Config{Prefix: "shop"})
+	payments := c.With("payments", clientlib.Tag{"provider", "acme"})
+	payments.Incr("charged")
+	fmt.Println(rec.Lines()[0])
+	// Output: shop.payments.charged:1|c|#provider:acme
+}
