@@ -79,6 +79,18 @@ func TestWriteSVG(t *testing.T) {
 	}
 }
 
+func TestWriteSVGLossAxis(t *testing.T) {
+	// 95 % loss: the axis ends at 100 %, not at the next nice number (200).
+	rows := []SweepRow{{Offered: 1e6, Agent: Measure{Sent: SendStats{Lines: 100, Elapsed: time.Second}, Received: 5}}}
+	var b bytes.Buffer
+	if err := WriteSVG(&b, rows, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), ">100</text>") || strings.Contains(b.String(), ">200</text>") {
+		t.Fatalf("loss axis does not end at 100:\n%s", b.String())
+	}
+}
+
 func TestWriteSVGEmpty(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteSVG(&b, nil, "empty"); err != nil {

@@ -64,7 +64,7 @@ func WriteSVG(w io.Writer, rows []SweepRow, title string) error {
 	if hi <= lo {
 		hi = lo * 10
 	}
-	lossTop := niceCeil(maxLoss*1.1, 1)
+	lossTop := min(niceCeil(maxLoss*1.1, 1), 100) // a loss is at most 100 %
 	cpuTop := niceCeil(maxCPU*1.1, 0.1)
 	px := func(x float64) float64 {
 		return plotL + (math.Log10(x)-math.Log10(lo))/(math.Log10(hi)-math.Log10(lo))*(plotR-plotL)
