@@ -1,0 +1,119 @@
+package promseries
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/statsd-agent/statsd-agent/aggregate"
+	"github.com/statsd-agent/statsd-agent/protocol"
+)
+
+func TestSanitize(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"api.requests", "api_requests"},
+		{"a-b:c", "a_b_c"},
+		{"9lives", "_9lives"},
+		{"ok_Name09", "ok_Name09"},
+		{"métrique", "m_trique"},
+		{"a b/c", "a_b_c"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := SanitizeName(tt.in); got != tt.want {
+			t.Errorf("SanitizeName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestLabels(t *testing.T) {
+	c, err := New(Options{Host: "h1", Labels: map[string]string{"dc": "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		tags []protocol.Tag
+		want []Label
+	}{
+		{nil, []Label{{"dc", "x"}, {"host", "h1"}}},
+		{tags("env", "prod"), []Label{{"dc", "x"}, {"env", "prod"}, {"host", "h1"}}},
+		{tags("canary", ""), []Label{{"canary", "true"}, {"dc", "x"}, {"host", "h1"}}},
+		{tags("a_b", "2"), []Label{{"a_b", "1,2"}, {"dc", "x"}, {"host", "h1"}}},
+		{tags("dc", "y"), []Label{{"dc", "x"}, {"exported_dc", "y"}, {"exported_host", "h2"}, {"host", "h1"}}},
+		{tags("k", "\xff"), []Label{{"dc", "x"}, {"host", "h1"}, {"k", "\uFFFD"}, {"tag__name__", "n"}}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, c.labels(tt.tags, nil)); diff != "" {
+			t.Errorf("labels(%v) (-want +got):\n%s", tt.tags, diff)
+		}
+	}
+	for _, bad := range []Options{{Labels: map[string]string{"a.b": "x"}}, {Host: "h", Labels: map[string]string{"host": "x"}}, {Schema: ptr(int32(-5))}, {IdleTimeout: -1}} {
+		if _, err := New(bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestRunningTotalsAndIdle: counters accumulate, are repeated while idle
+// and forgotten after IdleTimeout, then restart from zero.
+func TestRunningTotalsAndIdle(t *testing.T) {
+	c, err := New(Options{IdleTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1000, 0)
+	snap := func(i int, series ...aggregate.Series) *aggregate.Snapshot {
+		return &aggregate.Snapshot{Time: t0.Add(time.Duration(i) * 10 * time.Second), Series: series}
+	}
+	ctr := func(v float64) aggregate.Series { return aggregate.Series{Name: "c", Type: protocol.Counter, Value: v} }
+	g := aggregate.Series{Name: "g", Type: protocol.Gauge, Value: 5}
+	steps := []struct {
+		snap *aggregate.Snapshot
+		want []Series
+	}{
+		{snap(0, ctr(2), g), []Series{{Name: "c_total", Kind: Counter, Value: 2}, {Name: "g", Kind: Gauge, Value: 5}}},
+		{snap(1, ctr(3)), []Series{{Name: "c_total", Kind: Counter, Value: 5}}},
+		{snap(2), []Series{{Name: "c_total", Kind: Counter, Value: 5}}},
+		{snap(3), []Series{{Name: "c_total", Kind: Counter, Value: 5}}},
+		{snap(4), nil}, // idle for 30s: forgotten
+		{snap(5, ctr(1)), []Series{{Name: "c_total", Kind: Counter, Value: 1}}},
+	}
+	for i, s := range steps {
+		got := c.Convert(s.snap)
+		if diff := cmp.Diff(s.want, got.Series, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("step %d (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+func TestHistogramWeightsAndPercentiles(t *testing.T) {
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three values sampled at rate 0.5: Count 6, N 3, Sum 6 unscaled.
+	d := &aggregate.DistStats{Count: 6, N: 3, Sum: 6, Percentiles: []aggregate.PercentileStats{{Threshold: 99.5, Bound: 3}, {Threshold: -10, Bound: 1}}}
+	r := c.Convert(&aggregate.Snapshot{Time: time.Unix(1, 0), Series: []aggregate.Series{{Name: "t", Type: protocol.Timer, Dist: d}}})
+	want := []Series{
+		{Name: "t", Kind: Histogram, Count: 6, Sum: 12},
+		{Name: "t_quantile", Labels: []Label{{"quantile", "0.995"}}, Kind: Gauge, Value: 3},
+	}
+	if diff := cmp.Diff(want, r.Series, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if r.NoSketch != 1 {
+		t.Errorf("NoSketch = %d", r.NoSketch)
+	}
+}
+
+func tags(kv ...string) []protocol.Tag {
+	var out []protocol.Tag
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, protocol.Tag{Key: kv[i], Value: kv[i+1]})
+	}
+	return out
+}
