@@ -402,12 +402,17 @@ func (e *encoder) defaultEvents(snap *aggregate.Snapshot) []event {
 // sds (sparse data strategy) and v (element tag app.version).
 func (e *encoder) vendorElements(snap *aggregate.Snapshot) []*element {
 	main := e.newElement()
+	main.Metrics = make([]metric, 0, len(snap.Series))
+	main.Samples = make([]sample, 0, len(snap.Series))
 	elems := []*element{main}
 	byID := map[string]*element{main.ID: main}
-	// index of a metric id within its element, for merging.
+	// where a metric id sits within its element and its type, for merging.
 	type key struct{ el, metric string }
-	at := map[key]int{}
-	types := map[key]protocol.Type{}
+	type slot struct {
+		i int
+		t protocol.Type
+	}
+	at := make(map[key]slot, len(snap.Series))
 	for i := range snap.Series {
 		s := &snap.Series[i]
 		var host, elType, un, sds, version string
@@ -471,18 +476,18 @@ func (e *encoder) vendorElements(snap *aggregate.Snapshot) []*element {
 		id := e.cfg.prefix + vendorName(s.Name)
 		k := key{el.ID, id}
 		smp.MetricID, smp.Timestamp = id, e.ts
-		if j, ok := at[k]; ok {
-			if types[k] == s.Type {
-				mergeVendor(&el.Samples[j], &smp, s.Type)
+		if sl, ok := at[k]; ok {
+			if sl.t == s.Type {
+				mergeVendor(&el.Samples[sl.i], &smp, s.Type)
 				continue
 			}
 			// A type change restarts the metric with the new type.
-			el.Metrics[j] = metric{ID: id, Type: "GAUGE", Unit: un, SparseDataStrategy: sds, Tags: tags}
-			el.Samples[j] = smp
-			types[k] = s.Type
+			el.Metrics[sl.i] = metric{ID: id, Type: "GAUGE", Unit: un, SparseDataStrategy: sds, Tags: tags}
+			el.Samples[sl.i] = smp
+			at[k] = slot{sl.i, s.Type}
 			continue
 		}
-		at[k], types[k] = len(el.Metrics), s.Type
+		at[k] = slot{len(el.Metrics), s.Type}
 		el.Metrics = append(el.Metrics, metric{ID: id, Type: "GAUGE", Unit: un, SparseDataStrategy: sds, Tags: tags})
 		el.Samples = append(el.Samples, smp)
 	}
@@ -595,6 +600,9 @@ func idChar(c byte) bool {
 // its order: whitespace runs and '/' become '_', one leading '.' is removed,
 // then every character outside [a-zA-Z0-9_.-] is removed.
 func vendorName(s string) string {
+	if s == sanitize(s) && !strings.HasPrefix(s, ".") {
+		return s // already clean: sanitize returns s without allocating
+	}
 	var b strings.Builder
 	space := false
 	for _, r := range s {
