@@ -40,9 +40,9 @@ func TestLabels(t *testing.T) {
 		{nil, []Label{{"dc", "x"}, {"host", "h1"}}},
 		{tags("env", "prod"), []Label{{"dc", "x"}, {"env", "prod"}, {"host", "h1"}}},
 		{tags("canary", ""), []Label{{"canary", "true"}, {"dc", "x"}, {"host", "h1"}}},
-		{tags("a_b", "2"), []Label{{"a_b", "1,2"}, {"dc", "x"}, {"host", "h1"}}},
-		{tags("dc", "y"), []Label{{"dc", "x"}, {"exported_dc", "y"}, {"exported_host", "h2"}, {"host", "h1"}}},
-		{tags("k", "\xff"), []Label{{"dc", "x"}, {"host", "h1"}, {"k", "\uFFFD"}, {"tag__name__", "n"}}},
+		{tags("a.b", "1", "a_b", "2"), []Label{{"a_b", "1,2"}, {"dc", "x"}, {"host", "h1"}}},
+		{tags("host", "h2", "dc", "y"), []Label{{"dc", "x"}, {"exported_dc", "y"}, {"exported_host", "h2"}, {"host", "h1"}}},
+		{tags("__name__", "n", "k", "\xff"), []Label{{"dc", "x"}, {"host", "h1"}, {"k", "\uFFFD"}, {"tag__name__", "n"}}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, c.labels(tt.tags, nil)); diff != "" {
