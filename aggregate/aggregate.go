@@ -432,9 +432,10 @@ func (a *Aggregator) addOverflow(o *overflowCounts) {
 	}
 }
 
-// foldMerged enforces the budget on the merged interval: the series beyond
-// the first max (in key order, overflow series first) are merged into the
-// overflow series of their type.
+// foldMerged enforces the budget on the merged interval. The overflow
+// series stay; of the others, the oldest (seen in the most intervals), then
+// the busiest (most samples), then the first in key order are kept up to
+// limit, and the rest are merged into the overflow series of their type.
 func (a *Aggregator) foldMerged(merged map[string]*entry, limit int) {
 	keys := make([]string, 0, len(merged))
 	for k, e := range merged {
@@ -442,7 +443,16 @@ func (a *Aggregator) foldMerged(merged map[string]*entry, limit int) {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := merged[keys[i]], merged[keys[j]]
+		if a.age != b.age {
+			return a.age > b.age
+		}
+		if a.hits != b.hits {
+			return a.hits > b.hits
+		}
+		return keys[i] < keys[j]
+	})
 	keep := limit - (len(merged) - len(keys))
 	if keep < 0 {
 		keep = 0

@@ -25,6 +25,10 @@ type entry struct {
 	// after idleEvict untouched intervals.
 	touched bool
 	idle    int
+	// hits counts the samples of the interval and age the intervals the
+	// entry has lived: the merged budget keeps old and busy series first.
+	hits uint64
+	age  int
 
 	// counter
 	sum float64
@@ -140,6 +144,8 @@ const idleEvict = 2
 func (e *entry) reset() {
 	e.touched = false
 	e.idle = 0
+	e.hits = 0
+	e.age++
 	e.sum = 0
 	e.hasSet, e.setSeq, e.setVal = false, 0, 0
 	e.deltas = e.deltas[:0]
@@ -156,6 +162,8 @@ func (e *entry) reset() {
 
 // merge folds another shard's entry for the same series into e.
 func (e *entry) merge(o *entry) {
+	e.hits += o.hits
+	e.age = max(e.age, o.age)
 	switch e.typ {
 	case protocol.Counter:
 		e.sum += o.sum

@@ -57,6 +57,7 @@ func (s *Shard) Add(sm *protocol.Sample) {
 		}
 	}
 	e.touched = true
+	e.hits++
 	rate := sm.SampleRate
 	if rate <= 0 || rate > 1 {
 		rate = 1
