@@ -262,8 +262,9 @@ func (c *Client) Errors() uint64 {
 	return c.errs.Load()
 }
 
-// Close sends whatever is buffered and releases the socket. Later calls
-// are counted as errors (ErrClosed) and send nothing. Close is idempotent.
+// Close sends whatever is buffered, stops the buffer's goroutine and
+// releases the socket. Later calls are counted as errors (ErrClosed) and
+// send nothing. Close is idempotent.
 func (c *Client) Close() error {
 	if c == nil || c.closed.Swap(true) {
 		return nil
