@@ -271,3 +271,59 @@ func IntCount(h Histogram) uint64 {
 	}
 	return n
 }
+
+// Span is a run of consecutive buckets in the sparse encoding of
+// Prometheus native histograms: the first span's Offset is the index of
+// its first bucket, every later one's the gap after the previous span.
+type Span struct {
+	Offset int32
+	Length uint32
+}
+
+// Spans encodes dense buckets as native histogram spans and count deltas
+// (each bucket's rounded count minus the previous bucket's).
+// Runs of more than two empty buckets end a span; shorter runs are
+// encoded as zero counts, as Prometheus' own encoder does.
+func Spans(b Buckets) ([]Span, []int64) {
+	c := RoundCounts(b.Counts)
+	var (
+		out    []Span
+		deltas []int64
+		prev   int64
+		next   int32 // index after the previous span
+	)
+	for k := 0; k < len(c); {
+		if c[k] == 0 {
+			k++
+			continue
+		}
+		start, end := k, k+1
+		for j := k + 1; j < len(c); {
+			if c[j] != 0 {
+				end, j = j+1, j+1
+				continue
+			}
+			z := j
+			for z < len(c) && c[z] == 0 {
+				z++
+			}
+			if z == len(c) || z-j > 2 {
+				break
+			}
+			end, j = z+1, z+1
+		}
+		idx := b.Offset + int32(start)
+		off := idx
+		if len(out) > 0 {
+			off = idx - next
+		}
+		out = append(out, Span{Offset: off, Length: uint32(end - start)})
+		for i := start; i < end; i++ {
+			deltas = append(deltas, int64(c[i])-prev)
+			prev = int64(c[i])
+		}
+		next = b.Offset + int32(end)
+		k = end
+	}
+	return out, deltas
+}

@@ -91,49 +91,12 @@ func nativeHistogram(h *expohist.Histogram, ts int64) prompb.Histogram {
 	}
 }
 
-// spans encodes dense buckets as native histogram spans and count deltas.
-// Runs of more than two empty buckets end a span; shorter runs are
-// encoded as zero counts, as Prometheus' own encoder does.
+// spans converts expohist spans to the protobuf type.
 func spans(b expohist.Buckets) ([]prompb.BucketSpan, []int64) {
-	c := expohist.RoundCounts(b.Counts)
-	var (
-		out    []prompb.BucketSpan
-		deltas []int64
-		prev   int64
-		next   int32 // index after the previous span
-	)
-	for k := 0; k < len(c); {
-		if c[k] == 0 {
-			k++
-			continue
-		}
-		start, end := k, k+1
-		for j := k + 1; j < len(c); {
-			if c[j] != 0 {
-				end, j = j+1, j+1
-				continue
-			}
-			z := j
-			for z < len(c) && c[z] == 0 {
-				z++
-			}
-			if z == len(c) || z-j > 2 {
-				break
-			}
-			end, j = z+1, z+1
-		}
-		idx := b.Offset + int32(start)
-		off := idx
-		if len(out) > 0 {
-			off = idx - next
-		}
-		out = append(out, prompb.BucketSpan{Offset: off, Length: uint32(end - start)})
-		for i := start; i < end; i++ {
-			deltas = append(deltas, int64(c[i])-prev)
-			prev = int64(c[i])
-		}
-		next = b.Offset + int32(end)
-		k = end
+	sp, deltas := expohist.Spans(b)
+	out := make([]prompb.BucketSpan, len(sp))
+	for i, x := range sp {
+		out[i] = prompb.BucketSpan{Offset: x.Offset, Length: x.Length}
 	}
 	return out, deltas
 }

@@ -1,12 +1,10 @@
-package remotewrite
+package expohist
 
 import (
 	"testing"
-
-	"github.com/statsd-agent/statsd-agent/flush/expohist"
 )
 
-// FuzzSpans checks that spans/deltas decode back to the dense buckets they
+// FuzzSpans checks that Spans decode back to the dense buckets they
 // were built from, for any counts and offset, and never hold an empty span.
 func FuzzSpans(f *testing.F) {
 	f.Add(int32(0), []byte{1, 0, 0, 0, 2, 0, 0, 3})
@@ -20,7 +18,7 @@ func FuzzSpans(f *testing.F) {
 		for i, c := range raw {
 			counts[i] = float64(c % 7) // many zero runs
 		}
-		spans, deltas := spans(expohist.Buckets{Offset: off, Counts: counts})
+		spans, deltas := Spans(Buckets{Offset: off, Counts: counts})
 		got := map[int32]int64{}
 		idx := int32(0)
 		var c int64
