@@ -48,7 +48,6 @@ type runner struct {
 	wake     chan struct{}
 	closed   bool
 	errLog   *rate.Limiter
-	lastDone time.Time
 }
 
 // FanoutConfig configures a Fanout. The zero value means the defaults.
