@@ -38,16 +38,16 @@ type job struct {
 }
 
 type runner struct {
-	stats    BackendStats // guarded by mu
-	name     string
-	b        Backend
-	timeout  time.Duration
-	mu       sync.Mutex
-	queue    []job
-	max      int
-	wake     chan struct{}
-	closed   bool
-	errLog   *rate.Limiter
+	stats   BackendStats // guarded by mu
+	name    string
+	b       Backend
+	timeout time.Duration
+	mu      sync.Mutex
+	queue   []job
+	max     int
+	wake    chan struct{}
+	closed  bool
+	errLog  *rate.Limiter
 }
 
 // FanoutConfig configures a Fanout. The zero value means the defaults.

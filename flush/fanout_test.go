@@ -14,12 +14,12 @@ import (
 )
 
 type recorder struct {
-	mu    sync.Mutex
-	times []int64
+	mu      sync.Mutex
+	times   []int64
 	block   chan struct{} // when non-nil, Flush waits for it or ctx
 	entered chan int64    // when non-nil, receives each snapshot's time on entry
 	err     error
-	name  string
+	name    string
 }
 
 func (r *recorder) Name() string { return r.name }
