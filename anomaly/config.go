@@ -89,7 +89,7 @@ type Config struct {
 	// |projected| the sudden-change test reports; 0 means 0.25.
 	SuddenChange float64 `toml:"sudden_change"`
 	// MaxSeries caps the number of series statistics learned (memory is
-	// about 4.5 KiB each); further ones are counted and ignored. 0 means
+	// about 7 KiB each); further ones are counted and ignored. 0 means
 	// 1000.
 	MaxSeries int `toml:"max_series"`
 	// MaxIdle forgets a series statistic that has had no value for this

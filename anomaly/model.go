@@ -12,7 +12,9 @@ const hoursPerWeek = 168
 // flush interval.
 type params struct {
 	k           float64
-	alpha       float64 // rolling weight of a new point: 1 - 2^(-interval/halfLife)
+	alpha       float64 // weight of a new point in the means: 1 - 2^(-interval/halfLife)
+	alphaVar    float64 // weight of a new point in the variances (varHalfLife)
+	alphaRes    float64 // weight of a new point in the residual mean
 	interval    int64   // seconds (at least 1)
 	warm        int64   // points before any verdict
 	need        int     // consecutive points outside (inside) to raise (clear)
@@ -31,6 +33,18 @@ const relFloor = 0.01
 // absFloor is the smallest standard deviation of any band.
 const absFloor = 1e-9
 
+// varHalfLifeFactor makes the variances' half-life this many times the
+// means': the level follows the data within hours, while the spread is
+// estimated from enough points that a 4-sigma band is not crossed by
+// noise in the estimate itself.
+const varHalfLifeFactor = 24
+
+// resHalfLifeFactor makes the residual mean's half-life (the level of the
+// series relative to its seasonal profile) this many times HalfLife: slow
+// enough that a drift over hours leaves the band, fast enough that a
+// lasting level shift is the new normal within a day.
+const resHalfLifeFactor = 6
+
 // maxFitCV suppresses the sudden-change test when the residual standard
 // error of the fit exceeds this fraction of the window's mean (a poor fit).
 const maxFitCV = 0.5
@@ -46,6 +60,8 @@ func newParams(c Config, interval time.Duration) params {
 	p := params{
 		k:           c.K,
 		alpha:       1 - math.Exp2(-float64(interval)/float64(c.HalfLife)),
+		alphaVar:    1 - math.Exp2(-float64(interval)/float64(varHalfLifeFactor*c.HalfLife)),
+		alphaRes:    1 - math.Exp2(-float64(interval)/float64(resHalfLifeFactor*c.HalfLife)),
 		interval:    sec,
 		warm:        int64(math.Ceil(float64(c.WarmUp) / float64(interval))),
 		need:        int(math.Ceil(float64(c.Duration) / float64(interval))),
@@ -80,16 +96,21 @@ type Band struct {
 	Lower, Upper float64
 }
 
-// bucket is one hour of the week in the seasonal profile.
+// bucket is one hour of the week in the seasonal profile: a line over the
+// hour (value at the hour's centre and slope per hour, so a daily curve
+// is followed within the hour and a step at the hour is kept sharp) and
+// the variance around it.
 type bucket struct {
 	Mean  float64 `json:"m"`
+	Slope float64 `json:"s"`
 	Var   float64 `json:"v"`
 	Weeks int     `json:"w"`
 }
 
 // baseline is the learned state of one series statistic. Its memory is
-// fixed: 168 buckets (24 B each), the sudden-change window (16 B a point)
-// and a few scalars, about 4.5 KiB with the default 24-point window.
+// fixed: 168 buckets (32 B each), the sudden-change window (16 B a point)
+// and a few scalars: about 7 KiB on the heap with the default 24-point
+// window, map entry and key included (TestMemoryPerSeries).
 type baseline struct {
 	// Rolling baseline: exponentially weighted mean and variance.
 	N    int64   `json:"n"`
@@ -106,8 +127,11 @@ type baseline struct {
 	Season [hoursPerWeek]bucket `json:"season"`
 	Hour   int64                `json:"hour"` // Unix hour of the accumulator; 0 means empty
 	HN     float64              `json:"hn"`
-	HMean  float64              `json:"hmean"`
-	HM2    float64              `json:"hm2"`
+	HMx    float64              `json:"hmx"` // mean position in the hour (0..1)
+	HMy    float64              `json:"hmy"` // mean value
+	HCxx   float64              `json:"hcxx"`
+	HCxy   float64              `json:"hcxy"`
+	HCyy   float64              `json:"hcyy"`
 	// Verdict state.
 	Out       int   `json:"out"`
 	In        int   `json:"in"`
@@ -165,15 +189,27 @@ func (b *baseline) predict(p *params, t int64) (mean, variance float64, ready bo
 	if b.N < p.warm {
 		return mean, variance, false
 	}
-	bk := &b.Season[hourOfWeek(unixHour(t))]
-	if bk.Weeks == 0 || b.EN == 0 {
+	sm, weeks := b.seasonal(t)
+	if weeks == 0 || b.EN == 0 {
 		return mean, variance, true
 	}
-	c := math.Min(float64(bk.Weeks)/float64(p.blendWeeks), 1) * math.Min(float64(b.EN)/float64(p.warm), 1)
-	m2 := bk.Mean + b.EMean
+	c := math.Min(weeks/float64(p.blendWeeks), 1) * math.Min(float64(b.EN)/float64(p.warm), 1)
+	m2 := sm + b.EMean
 	v2 := b.EVar
 	d := m2 - mean
 	return c*m2 + (1-c)*mean, c*v2 + (1-c)*variance + c*(1-c)*d*d, true
+}
+
+// seasonal returns the seasonal profile's expected value at Unix time t
+// (its hour bucket's line) and the weeks behind it.
+func (b *baseline) seasonal(t int64) (mean, weeks float64) {
+	h := unixHour(t)
+	bk := &b.Season[hourOfWeek(h)]
+	if bk.Weeks == 0 {
+		return 0, 0
+	}
+	pos := float64(t-h*3600) / 3600
+	return bk.Mean + bk.Slope*(pos-0.5), float64(bk.Weeks)
 }
 
 // band returns the band at Unix time t.
@@ -235,26 +271,30 @@ func (b *baseline) learn(p *params, t int64, x float64, bd Band) {
 		x = math.Min(math.Max(x, bd.Mean-p.k*bd.Std), bd.Mean+p.k*bd.Std)
 	}
 	b.N++
-	b.Mean, b.Var = ewUpdate(b.Mean, b.Var, x, math.Max(p.alpha, 1/float64(b.N)))
+	b.Mean, b.Var = ewUpdate(b.Mean, b.Var, x, math.Max(p.alpha, 1/float64(b.N)), math.Max(p.alphaVar, 1/float64(b.N)))
 
 	h := unixHour(t)
-	bk := &b.Season[hourOfWeek(h)]
-	if bk.Weeks > 0 {
-		e := x - bk.Mean
+	if sm, weeks := b.seasonal(t); weeks > 0 {
+		e := x - sm
 		if b.EN == 0 {
-			b.EMean, b.EVar = 0, bk.Var
+			b.EMean, b.EVar = 0, b.Season[hourOfWeek(h)].Var
 		}
 		b.EN++
-		b.EMean, b.EVar = ewUpdate(b.EMean, b.EVar, e, math.Max(p.alpha, 1/float64(b.EN)))
+		b.EMean, b.EVar = ewUpdate(b.EMean, b.EVar, e, math.Max(p.alphaRes, 1/float64(b.EN)), math.Max(p.alphaVar, 1/float64(b.EN)))
 	}
 	if b.Hour != h {
 		b.fold(p)
-		b.Hour, b.HN, b.HMean, b.HM2 = h, 0, 0, 0
+		b.Hour, b.HN, b.HMx, b.HMy, b.HCxx, b.HCxy, b.HCyy = h, 0, 0, 0, 0, 0, 0
 	}
+	// Running means and co-moments of (position in the hour, value).
+	pos := float64(t-h*3600) / 3600
 	b.HN++
-	d := x - b.HMean
-	b.HMean += d / b.HN
-	b.HM2 += d * (x - b.HMean)
+	dx, dy := pos-b.HMx, x-b.HMy
+	b.HMx += dx / b.HN
+	b.HMy += dy / b.HN
+	b.HCxx += dx * (pos - b.HMx)
+	b.HCxy += dx * (x - b.HMy)
+	b.HCyy += dy * (x - b.HMy)
 
 	if p.suddenN > 0 {
 		if len(b.Ring) >= p.suddenN {
@@ -283,22 +323,28 @@ func (b *baseline) fold(p *params) {
 		return
 	}
 	bk := &b.Season[hourOfWeek(b.Hour)]
-	hv := b.HM2 / b.HN
+	// Least-squares line over the hour; a flat one from fewer than 3 points.
+	var slope float64
+	if b.HN >= 3 && b.HCxx > 0 {
+		slope = b.HCxy / b.HCxx
+	}
+	m := b.HMy + slope*(0.5-b.HMx)
+	hv := math.Max(b.HCyy-slope*b.HCxy, 0) / b.HN
 	a := 1 / math.Min(float64(bk.Weeks+1), float64(p.seasonWeeks))
-	d := b.HMean - bk.Mean
+	d := m - bk.Mean
 	bk.Mean += a * d
+	bk.Slope += a * (slope - bk.Slope)
 	bk.Var = (1-a)*bk.Var + a*hv + a*(1-a)*d*d
 	if bk.Weeks < 1<<20 {
 		bk.Weeks++
 	}
 }
 
-// ewUpdate is one step of an exponentially weighted mean and variance with
-// weight a for the new value.
-func ewUpdate(mean, variance, x, a float64) (float64, float64) {
+// ewUpdate is one step of an exponentially weighted mean and variance,
+// with weight a for the new value in the mean and av in the variance.
+func ewUpdate(mean, variance, x, a, av float64) (float64, float64) {
 	d := x - mean
-	incr := a * d
-	return mean + incr, (1 - a) * (variance + d*incr)
+	return mean + a*d, (1 - av) * (variance + av*d*d)
 }
 
 // sudden is the sudden-change test: fit a least-squares line to the last
