@@ -104,6 +104,11 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 			return nil, fmt.Errorf("netuitive: register metrics: %w", err)
 		}
 	}
+	if r.QueueFile != "" {
+		if err := b.loadQueue(); err != nil {
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
@@ -166,7 +171,8 @@ func (b *Backend) Flush(ctx context.Context, snap *aggregate.Snapshot) error {
 	return nil
 }
 
-// Close makes a last attempt to deliver the queue within ctx's deadline and
+// Close makes a last attempt to deliver the queue within ctx's deadline,
+// then saves what is left to QueueFile when one is configured; otherwise it
 // reports what it could not deliver.
 func (b *Backend) Close(ctx context.Context) error {
 	defer b.client.CloseIdleConnections()
@@ -178,6 +184,17 @@ func (b *Backend) Close(ctx context.Context) error {
 		return nil
 	}
 	lost := b.queuedItems
+	if b.cfg.QueueFile != "" {
+		werr := writeQueue(b.cfg.QueueFile, b.queue)
+		if werr == nil {
+			b.log.Info("netuitive: saved undelivered posts for the next start", "file", b.cfg.QueueFile,
+				"samples", lost[kindIngest], "events", lost[kindEvents])
+			b.queue, b.queuedItems = nil, [2]int{}
+			b.updateQueueGauges()
+			return nil
+		}
+		err = errors.Join(err, fmt.Errorf("save queue: %w", werr))
+	}
 	for _, q := range b.queue {
 		b.m.dropped.WithLabelValues(itemName(q.kind), "closed").Add(float64(q.items))
 	}

@@ -82,6 +82,10 @@ type Config struct {
 	// QueueLimit bounds the samples (and events) held for delivery; when it
 	// is exceeded the oldest posts are dropped and counted. 0 means 500000.
 	QueueLimit int `toml:"queue_limit"`
+	// QueueFile, if set, keeps undelivered posts across restarts: Close
+	// writes what it could not deliver there, New loads and removes it.
+	// (With the agent's state_dir: <state_dir>/netuitive-queue.jsonl.)
+	QueueFile string `toml:"queue_file"`
 	// CheckName is the name of the heartbeat check-in posted every flush;
 	// "" means "statsd-agent". CheckTTL is its time to live; 0 means three
 	// flush intervals. NoCheckIn turns the heartbeat off.
@@ -105,6 +109,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.PostsPerMinute, "netuitive-posts-per-minute", c.PostsPerMinute, "pace Netuitive posts to this `rate` (default 10, negative: unpaced)")
 	fs.DurationVar((*time.Duration)(&c.Timeout), "netuitive-timeout", time.Duration(c.Timeout), "Netuitive HTTP request `timeout` (default 10s)")
 	fs.IntVar(&c.QueueLimit, "netuitive-queue-limit", c.QueueLimit, "Netuitive retry queue bound in `samples` (default 500000)")
+	fs.StringVar(&c.QueueFile, "netuitive-queue-file", c.QueueFile, "keep undelivered Netuitive posts in this `file` across restarts")
 	fs.StringVar(&c.CheckName, "netuitive-check-name", c.CheckName, "Netuitive heartbeat check `name` (default statsd-agent)")
 	fs.DurationVar((*time.Duration)(&c.CheckTTL), "netuitive-check-ttl", time.Duration(c.CheckTTL), "Netuitive heartbeat `ttl` (default 3 flush intervals)")
 	fs.BoolVar(&c.NoCheckIn, "netuitive-no-check-in", c.NoCheckIn, "do not post a Netuitive heartbeat check-in")

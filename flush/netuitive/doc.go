@@ -15,7 +15,9 @@
 // to a bounded queue and delivers the queue in order until it is empty or
 // the flush deadline comes; what is left waits for the next Flush, so an
 // outage loses nothing up to queue_limit and every sample keeps its
-// original timestamp. Per response:
+// original timestamp. Close makes a last attempt and, with queue_file set,
+// saves what is left (JSON lines of encoded posts, no API key) for New to
+// load on the next start. Per response:
 //
 //   - 202: delivered (the only success status, as in the vendor's Go client).
 //   - network error, timeout, 5xx, 408, 429: the post stays at the head of
@@ -159,6 +161,7 @@
 //	posts_per_minute      -netuitive-posts-per-minute      10 (negative: unpaced)
 //	timeout               -netuitive-timeout               10s per request
 //	queue_limit           -netuitive-queue-limit           500000 samples and events
+//	queue_file            -netuitive-queue-file            none (undelivered posts kept across restarts)
 //	check_name            -netuitive-check-name            statsd-agent
 //	check_ttl             -netuitive-check-ttl             3 flush intervals
 //	no_check_in           -netuitive-no-check-in           false
