@@ -70,8 +70,9 @@ func Binary() string {
 
 // Start starts Prometheus on a free loopback port with a temporary
 // configuration and storage, waits (at most 60 s) until it is ready, and
-// registers its shutdown with t.Cleanup.
-func Start(t testing.TB) *Server {
+// registers its shutdown with t.Cleanup. Each scrape target ("host:port")
+// is scraped every second at /metrics/series, as job "statsd".
+func Start(t testing.TB, scrapeTargets ...string) *Server {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
@@ -79,7 +80,14 @@ func Start(t testing.TB) *Server {
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n"), 0o644); err != nil {
+	yml := "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n"
+	if len(scrapeTargets) > 0 {
+		yml += "scrape_configs:\n  - job_name: statsd\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    metrics_path: /metrics/series\n    static_configs:\n      - targets:\n"
+		for _, tg := range scrapeTargets {
+			yml += "          - " + strconv.Quote(tg) + "\n"
+		}
+	}
+	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
