@@ -73,7 +73,8 @@ type queued struct {
 // New returns a Backend. The API key comes from cfg.APIKey or, when empty,
 // from the NETUITIVE_API_KEY environment variable; a missing key is an
 // error. Metrics are registered on reg unless it is nil; logger nil
-// discards logs.
+// discards logs (the caller adds a backend attribute if it wants one). With
+// cfg.QueueFile set, New loads the posts a previous Close saved there.
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, error) {
 	r, err := cfg.resolve(os.Getenv, hostname)
 	if err != nil {
@@ -84,7 +85,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 	}
 	b := &Backend{
 		cfg: r,
-		log: logger.With("backend", "netuitive"),
+		log: logger,
 		client: &http.Client{
 			Timeout: time.Duration(r.Timeout),
 			// A redirect could carry the key in the path to another host.
