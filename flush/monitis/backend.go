@@ -41,9 +41,19 @@ type Config struct {
 	// jitter, from 250 ms up to 5 s); 0 means 3, negative means never.
 	Retries int `toml:"retries"`
 	// QueueSize bounds the results (one per monitor per flush) waiting for
-	// delivery; 0 means 10000. When full, the oldest are dropped and
-	// counted.
+	// delivery in memory; 0 means 10000. When full, the oldest are dropped
+	// and counted. It does not apply with SpoolDir.
 	QueueSize int `toml:"queue_size"`
+	// SpoolDir, when not empty, is a directory (the agent's
+	// <state-dir>/monitis) where the results waiting for delivery are kept
+	// instead of memory: they survive an outage of any length up to
+	// SpoolMaxBytes, a restart and a kill -9, and are delivered in order
+	// with their original checktime. Set by the agent from -state-dir.
+	SpoolDir string `toml:"-"`
+	// SpoolMaxBytes bounds the spool's disk use; 0 means 64 MiB. When
+	// full, the oldest results are dropped, logged with the count and
+	// counted (reason "spool_full").
+	SpoolMaxBytes int64 `toml:"spool_max_bytes"`
 	// Tag is the tag of the monitors the backend creates and reuses; ""
 	// means "statsd".
 	Tag string `toml:"tag"`
@@ -118,7 +128,8 @@ type Backend struct {
 	sleep func(ctx context.Context, d time.Duration) error
 
 	mu           sync.Mutex
-	queue        []*pending
+	queue        resultQueue
+	spooled      bool // queue is a spool
 	monitors     map[string]*monitorState
 	listed       map[string]bool // tags listed
 	authReported bool
@@ -186,6 +197,9 @@ func newBackend(cfg Config, logger *slog.Logger, reg prometheus.Registerer, gete
 	if cfg.QueueSize < 0 {
 		return nil, fmt.Errorf("monitis: queue_size %d: must not be negative", cfg.QueueSize)
 	}
+	if cfg.SpoolMaxBytes < 0 {
+		return nil, fmt.Errorf("monitis: spool_max_bytes %d: must not be negative", cfg.SpoolMaxBytes)
+	}
 	m, err := newMapper(&cfg)
 	if err != nil {
 		return nil, err
@@ -230,6 +244,20 @@ func newBackend(cfg Config, logger *slog.Logger, reg prometheus.Registerer, gete
 	if b.maxQ == 0 {
 		b.maxQ = 10000
 	}
+	b.queue = &memQueue{max: b.maxQ}
+	if cfg.SpoolDir != "" {
+		sq, err := openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes, logger, func() {
+			met.dropped.WithLabelValues("corrupt").Inc()
+		})
+		if err != nil {
+			return nil, err
+		}
+		b.queue, b.spooled = sq, true
+		if n := sq.len(); n > 0 {
+			logger.Info("monitis: results spooled by the previous run will be delivered on the next flush", "queued", n, "dir", cfg.SpoolDir)
+		}
+		met.queued.Set(float64(sq.len()))
+	}
 	return b, nil
 }
 
@@ -249,6 +277,9 @@ func (b *Backend) Client() *Client { return b.client }
 func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.queue == nil {
+		return errors.New("monitis: flush after close")
+	}
 	results, conflicts := b.mapper.encode(s)
 	if conflicts > 0 {
 		b.metrics.conflicts.Add(float64(conflicts))
@@ -259,15 +290,36 @@ func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
 	return nil
 }
 
-// Close makes a last delivery attempt within ctx's deadline. It returns an
-// error naming how many results were not delivered (they are counted as
-// dropped).
+// Close makes a last delivery attempt within ctx's deadline. Without a
+// spool it returns an error naming how many results were not delivered
+// (they are counted as dropped, reason "shutdown"). With a spool they stay
+// in it for the next start (counted in statsd_agent_monitis_spooled_total
+// and logged), Close returns only a failure to close the spool, and the
+// Backend must not be used afterwards (Flush fails).
 func (b *Backend) Close(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.queue == nil {
+		return nil
+	}
 	b.deliver(ctx)
-	if n := len(b.queue); n > 0 {
-		b.queue = nil
+	n := b.queue.len()
+	err := b.queue.close()
+	b.queue = nil
+	if !b.spooled {
+		b.queue = &memQueue{max: b.maxQ} // a memory backend stays usable
+	}
+	if b.spooled {
+		if n > 0 {
+			b.metrics.spooled.Add(float64(n))
+			b.log.Info("monitis: undelivered results kept in the spool for the next start", "queued", n)
+		}
+		if err != nil {
+			return fmt.Errorf("monitis: closing the spool: %w", err)
+		}
+		return nil
+	}
+	if n > 0 {
 		b.metrics.dropped.WithLabelValues("shutdown").Add(float64(n))
 		b.metrics.queued.Set(0)
 		return fmt.Errorf("monitis: %d results not delivered at shutdown", n)
@@ -279,18 +331,30 @@ func (b *Backend) Close(ctx context.Context) error {
 func (b *Backend) Queued() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.queue)
+	if b.queue == nil {
+		return 0
+	}
+	return b.queue.len()
 }
 
 func (b *Backend) enqueue(results []*pending) {
-	b.queue = append(b.queue, results...)
-	if over := len(b.queue) - b.maxQ; over > 0 {
-		clear(b.queue[:over])
-		b.queue = append(b.queue[:0], b.queue[over:]...)
-		b.metrics.dropped.WithLabelValues("queue_full").Add(float64(over))
-		b.log.Warn("monitis: queue full, oldest results dropped", "dropped", over, "queue_size", b.maxQ)
+	dropped, err := b.queue.push(results)
+	if err != nil {
+		// Disk full or failing: the results that could not be written
+		// are lost; say so loudly.
+		b.metrics.dropped.WithLabelValues("spool_error").Add(float64(len(results)))
+		b.log.Error("monitis: writing results to the spool failed", "results", len(results), "err", err)
 	}
-	b.metrics.queued.Set(float64(len(b.queue)))
+	if dropped > 0 {
+		if b.spooled {
+			b.metrics.dropped.WithLabelValues("spool_full").Add(float64(dropped))
+			b.log.Warn("monitis: spool full, oldest results dropped", "dropped", dropped)
+		} else {
+			b.metrics.dropped.WithLabelValues("queue_full").Add(float64(dropped))
+			b.log.Warn("monitis: queue full, oldest results dropped", "dropped", dropped, "queue_size", b.maxQ)
+		}
+	}
+	b.metrics.queued.Set(float64(b.queue.len()))
 }
 
 // deliver sends the queue in order until it is empty, ctx is done, or
@@ -298,19 +362,29 @@ func (b *Backend) enqueue(results []*pending) {
 func (b *Backend) deliver(ctx context.Context) {
 	delivered := 0
 	defer func() {
-		b.metrics.queued.Set(float64(len(b.queue)))
+		b.metrics.queued.Set(float64(b.queue.len()))
 		b.metrics.delivered.Add(float64(delivered))
 	}()
-	for len(b.queue) > 0 {
+	for {
+		p, err := b.queue.front()
+		if err != nil {
+			b.log.Error("monitis: reading the spool failed; results stay queued", "err", err)
+			return
+		}
+		if p == nil {
+			return
+		}
 		if ctx.Err() != nil {
 			b.reportBacklog()
 			return
 		}
-		p := b.queue[0]
-		err := b.deliverOne(ctx, p)
+		err = b.deliverOne(ctx, p)
 		if err == nil || rejected(err) {
-			b.queue[0] = nil
-			b.queue = b.queue[1:]
+			if perr := b.queue.pop(); perr != nil {
+				// The result was delivered but may be sent again after
+				// a restart.
+				b.log.Error("monitis: recording a delivery in the spool failed", "err", perr)
+			}
 			if err != nil {
 				b.metrics.dropped.WithLabelValues("rejected").Inc()
 				b.log.Warn("monitis: result rejected by the service, dropped", "monitor", p.monitor, "err", err)
@@ -329,13 +403,13 @@ func (b *Backend) deliver(ctx context.Context) {
 				b.authReported = true
 				b.log.Error("monitis: authentication failed: check the API key and secret key (env "+EnvAPIKey+"/"+EnvSecretKey+
 					", sandbox "+EnvSandboxAPIKey+"/"+EnvSandboxSecretKey+", or api_key/secret_key in the config); results stay queued",
-					"err", err, "queued", len(b.queue))
+					"err", err, "queued", b.queue.len())
 			}
 			return
 		}
 		if !b.outage {
 			b.outage = true
-			b.log.Warn("monitis: unreachable, queuing results until it returns", "err", err, "queued", len(b.queue))
+			b.log.Warn("monitis: unreachable, queuing results until it returns", "err", err, "queued", b.queue.len())
 		}
 		return
 	}
@@ -346,19 +420,19 @@ func (b *Backend) deliver(ctx context.Context) {
 // low for the number of monitors.
 func (b *Backend) reportBacklog() {
 	if b.paceReported || b.outage {
-		b.log.Debug("monitis: flush deadline reached, results stay queued", "queued", len(b.queue))
+		b.log.Debug("monitis: flush deadline reached, results stay queued", "queued", b.queue.len())
 		return
 	}
 	b.paceReported = true
 	b.log.Warn("monitis: flush deadline reached before every result was sent; they stay queued (raise -monitis-rate, or group series with -monitis-group, if this persists)",
-		"queued", len(b.queue))
+		"queued", b.queue.len())
 }
 
 // recovered ends a reported outage or authentication failure.
 func (b *Backend) recovered(delivered int) {
 	if b.outage {
 		b.outage = false
-		b.log.Info("monitis: reachable again, delivering queued results", "delivered", delivered, "queued", len(b.queue))
+		b.log.Info("monitis: reachable again, delivering queued results", "delivered", delivered, "queued", b.queue.len())
 	}
 	if b.authReported {
 		b.authReported = false

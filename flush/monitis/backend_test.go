@@ -607,7 +607,7 @@ func TestBackendQueueBound(t *testing.T) {
 	}
 	// The metric is exported under its documented name.
 	n, err := testutil.GatherAndCount(e.reg, "statsd_agent_monitis_dropped_total")
-	if err != nil || n != 3 {
+	if err != nil || n != 6 {
 		t.Errorf("gathered %d dropped series, err %v", n, err)
 	}
 }

@@ -15,6 +15,7 @@ type metrics struct {
 	queued    prometheus.Gauge
 	delivered prometheus.Counter
 	dropped   *prometheus.CounterVec // by reason
+	spooled   prometheus.Counter
 	conflicts prometheus.Counter
 }
 
@@ -42,20 +43,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "statsd_agent_monitis_dropped_total",
-			Help: "Results dropped: queue_full (oldest dropped past the queue bound), rejected (refused by the service), shutdown (undelivered at exit).",
+			Help: "Results dropped: queue_full (oldest dropped past the queue bound), spool_full (oldest dropped past the spool's byte bound), rejected (refused by the service), shutdown (undelivered at exit, no spool), spool_error (could not be written to the spool), corrupt (unreadable in the spool).",
 		}, []string{"reason"}),
+		spooled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "statsd_agent_monitis_spooled_total",
+			Help: "Results left undelivered at shutdown and kept in the spool, for delivery after the next start.",
+		}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "statsd_agent_monitis_conflicts_total",
 			Help: "Statistics skipped because two series mapped to the same monitor param.",
 		}),
 	}
-	for _, r := range []string{"queue_full", "rejected", "shutdown"} {
+	for _, r := range []string{"queue_full", "spool_full", "rejected", "shutdown", "spool_error", "corrupt"} {
 		m.dropped.WithLabelValues(r)
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.failures, m.retries, m.queued, m.delivered, m.dropped, m.conflicts} {
+	for _, c := range []prometheus.Collector{m.requests, m.failures, m.retries, m.queued, m.delivered, m.dropped, m.spooled, m.conflicts} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
