@@ -131,7 +131,7 @@ func TestRingsBounded(t *testing.T) {
 	p := New(Config{Points: 3, MaxSeries: 2, Top: 2})
 	ts := t0
 	for i := range 5 {
-		p.Process(&aggregate.Snapshot{Time: ts, Interval: time.Second, Series: []aggregate.Series{counter("x", float64(i + 1)), counter("y", 0.5)}})
+		p.Process(&aggregate.Snapshot{Time: ts, Interval: time.Second, Series: []aggregate.Series{counter("x", float64(i+1)), counter("y", 0.5)}})
 		ts = ts.Add(time.Second)
 	}
 	d, _ := p.SeriesData("counter:x:rate")
