@@ -640,11 +640,22 @@ func (p *Parser) parseDogTags(b []byte) error {
 // addTag adds one tag, split at its first kv byte, to p.spans. The tag text
 // is cleaned of ',', '\r' and '\n' (the only alteration tags ever get).
 func (p *Parser) addTag(t []byte, kv byte) error {
-	t = p.clean(t)
+	// One pass finds the separator and any byte to clean out.
+	i := -1
+	for j, c := range t {
+		if c == kv {
+			if i < 0 {
+				i = j
+			}
+		} else if c == ',' || c == '\r' || c == '\n' {
+			t = p.clean(t)
+			i = bytes.IndexByte(t, kv)
+			break
+		}
+	}
 	if len(t) == 0 {
 		return nil
 	}
-	i := bytes.IndexByte(t, kv)
 	if i < 0 {
 		p.spans = append(p.spans, tagSpan{key: t})
 		return nil
@@ -737,6 +748,10 @@ func (p *Parser) sortSpans() {
 }
 
 func compareSpans(a, b *tagSpan) int {
+	// Keys mostly differ in their first byte: decide that without a call.
+	if len(a.key) > 0 && len(b.key) > 0 && a.key[0] != b.key[0] {
+		return int(a.key[0]) - int(b.key[0])
+	}
 	if c := bytes.Compare(a.key, b.key); c != 0 {
 		return c
 	}
