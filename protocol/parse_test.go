@@ -112,6 +112,16 @@ var specCases = []parseCase{
 	{"good:1|c", samples(smp("good", Counter, 1)), nil},                                                                                 // R7.2
 	{"bad:x|c", nil, ErrInvalidValue},                                                                                                   // R7.2
 	{"_e{5,3}:hello|ab", nil, ErrInvalidEvent},                                                                                          // R8.1
+	{"gorets:1|c", samples(smp("gorets", Counter, 1)), nil},                                                                             // R3.2
+	{"g1:333|g", samples(smp("g1", Gauge, 333)), nil},                                                                                   // R3.4
+	{"render.x:500|ms", samples(smp("render.x", Timer, 500)), nil},                                                                      // R3.9
+	{"foo.t:50|ms", samples(smp("foo.t", Timer, 50)), nil},                                                                              // R3.9
+	{"t:5|ms", samples(smp("t", Timer, 5)), nil},                                                                                        // R3.10
+	{"uniques:766|s", samples(set("uniques", "766")), nil},                                                                              // R3.13
+	{"requests:1250|C", nil, ErrUnknownType},                                                                                            // 3.7 ours
+	{"a:2|c", samples(smp("a", Counter, 2)), nil},                                                                                       // R4.3
+	{"c1:1|c", samples(smp("c1", Counter, 1)), nil},                                                                                     // R5.3
+	{"x:5|c", samples(smp("x", Counter, 5)), nil},                                                                                       // R12.3
 }
 
 // More cases: dialect corners and the decisions documented in the code.
@@ -366,6 +376,10 @@ func TestDatagram(t *testing.T) {
 		{"g3:0|g\ng3:-7|g", samples(smp("g3", Gauge, 0), smp("g3", Gauge, -7).delta()), nil}, // R3.5
 		{"good:1|c\nbad:x|c", samples(smp("good", Counter, 1)), []string{"invalid_value"}},   // R7.2
 		{"\n\n\r\na:1|c\n\n", samples(smp("a", Counter, 1)), nil},
+		{"a:1|c\nb:2|ms", samples(smp("a", Counter, 1), smp("b", Timer, 2)), nil}, // R12.2
+		{"t:1|ms\nt:2|ms\nt:3|ms\nt:4|ms\nt:5|ms\nt:6|ms\nt:7|ms\nt:8|ms\nt:9|ms\nt:10|ms", samples(smp("t", Timer, 1), smp("t", Timer, 2), // R3.7
+			smp("t", Timer, 3), smp("t", Timer, 4), smp("t", Timer, 5), smp("t", Timer, 6), smp("t", Timer, 7), smp("t", Timer, 8), smp("t", Timer, 9), smp("t", Timer, 10)), nil},
+		{"tcpa:1|c\ntcpb:2|", samples(smp("tcpa", Counter, 1)), []string{"no_type"}}, // R1.4: a stream reader must keep an unterminated tail, not parse it
 		{"a:1|c\nzz:1|zz\n:1|c\nb:1:y|c", samples(smp("a", Counter, 1), smp("b", Counter, 1)), []string{"unknown_type", "empty_name", "invalid_value"}},
 	}
 	p := NewParser(Options{})
