@@ -1,0 +1,247 @@
+package otlp
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/statsd-agent/statsd-agent/flush/expohist"
+)
+
+// Protocols and temporalities accepted in Config.
+const (
+	ProtocolHTTP = "http"
+	ProtocolGRPC = "grpc"
+
+	TemporalityCumulative = "cumulative"
+	TemporalityDelta      = "delta"
+)
+
+// Defaults used where a Config field is zero.
+const (
+	DefaultHTTPEndpoint           = "http://localhost:4318/v1/metrics"
+	DefaultGRPCEndpoint           = "localhost:4317"
+	DefaultMaxDataPointsPerExport = 2000
+	DefaultRequestsPerSecond      = 50
+	DefaultTimeout                = 30 * time.Second
+	DefaultQueueLimit             = 1000000
+	DefaultServiceName            = "statsd-agent"
+)
+
+// Config configures the OTLP backend. The zero value sends cumulative
+// metrics over HTTP/protobuf to a collector on localhost.
+type Config struct {
+	// Protocol is "http" (HTTP/protobuf, the default) or "grpc".
+	Protocol string `toml:"protocol"`
+	// Endpoint is, for http, the full URL ("" means
+	// http://localhost:4318/v1/metrics; a URL without a path gets
+	// /v1/metrics); for grpc, host:port ("" means localhost:4317), in
+	// plain text unless it is written https://host:port.
+	Endpoint string `toml:"endpoint"`
+	// Temporality of sums and histograms: "cumulative" (the default, what
+	// Prometheus-style consumers need) or "delta" (each flush's own
+	// values, what the snapshot holds natively).
+	Temporality string `toml:"temporality"`
+	// Headers are sent with every request (HTTP headers or gRPC metadata),
+	// e.g. an API key header of a vendor's OTLP endpoint. Their values are
+	// never logged.
+	Headers map[string]Secret `toml:"headers"`
+	// Host is the host.name resource attribute; "" means the host name.
+	Host string `toml:"host"`
+	// ServiceName is the service.name resource attribute; "" means
+	// "statsd-agent".
+	ServiceName string `toml:"service_name"`
+	// ResourceAttributes are added to the resource.
+	ResourceAttributes map[string]string `toml:"resource_attributes"`
+	// Prefix is prepended to every metric name; "" means none.
+	Prefix string `toml:"prefix"`
+	// Scale is the exponential histogram scale, -4..8; unset means 6.
+	Scale *int32 `toml:"scale"`
+	// IdleTimeout: under cumulative temporality, how long an absent counter
+	// or histogram keeps being sent with its last total; 0 means 10m.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxDataPointsPerExport splits a flush; 0 means 2000.
+	MaxDataPointsPerExport int `toml:"max_data_points_per_export"`
+	// RequestsPerSecond paces exports (burst: the same number); 0 means
+	// 50, negative disables pacing.
+	RequestsPerSecond float64 `toml:"requests_per_second"`
+	// Timeout bounds each export; 0 means 30s.
+	Timeout Duration `toml:"timeout"`
+	// QueueLimit bounds the data points waiting for delivery; past it the
+	// oldest exports are dropped and counted. 0 means 1000000.
+	QueueLimit int `toml:"queue_limit"`
+}
+
+// RegisterFlags registers the settings as -otlp-* flags (headers, which
+// may hold credentials, come from the config file only).
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Protocol, "otlp-protocol", c.Protocol, "OTLP transport: http (HTTP/protobuf, default) or grpc")
+	fs.StringVar(&c.Endpoint, "otlp-endpoint", c.Endpoint, "OTLP `endpoint`: URL for http (default "+DefaultHTTPEndpoint+"), host:port for grpc (default "+DefaultGRPCEndpoint+")")
+	fs.StringVar(&c.Temporality, "otlp-temporality", c.Temporality, "OTLP sum and histogram `temporality`: cumulative (default) or delta")
+	fs.StringVar(&c.Host, "otlp-host", c.Host, "OTLP host.name resource attribute (default: the host name)")
+	fs.StringVar(&c.ServiceName, "otlp-service-name", c.ServiceName, "OTLP service.name resource attribute (default statsd-agent)")
+	fs.StringVar(&c.Prefix, "otlp-prefix", c.Prefix, "`prefix` of every OTLP metric name")
+	fs.Func("otlp-scale", "OTLP exponential histogram `scale` -4..8 (default 6)", func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return err
+		}
+		s := int32(n)
+		c.Scale = &s
+		return nil
+	})
+	fs.IntVar(&c.MaxDataPointsPerExport, "otlp-max-data-points", c.MaxDataPointsPerExport, "split OTLP exports above this many data `points` (default 2000)")
+	fs.Float64Var(&c.RequestsPerSecond, "otlp-requests-per-second", c.RequestsPerSecond, "pace OTLP exports to this `rate` (default 50, negative: unpaced)")
+	fs.DurationVar((*time.Duration)(&c.Timeout), "otlp-timeout", time.Duration(c.Timeout), "OTLP export `timeout` (default 30s)")
+	fs.IntVar(&c.QueueLimit, "otlp-queue-limit", c.QueueLimit, "OTLP queue bound in data `points` (default 1000000)")
+}
+
+// Secret holds a header value that may be a credential. It redacts itself
+// wherever it could be printed: String, GoString, LogValue, MarshalText.
+type Secret string
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns "[redacted]", or "" for an empty secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString redacts the secret for %#v.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// LogValue redacts the secret in slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText redacts the secret in encoded config dumps.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Duration is a time.Duration written as a string ("10s", "2m") in TOML.
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText formats the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(time.Duration(d).String()), nil
+}
+
+type resolved struct {
+	Config
+	cumulative bool
+	scale      int32
+	grpcTarget string
+	grpcTLS    bool
+}
+
+func (c Config) resolve(hostname func() (string, error)) (resolved, error) {
+	r := resolved{Config: c}
+	switch c.Protocol {
+	case "", ProtocolHTTP:
+		r.Protocol = ProtocolHTTP
+		if r.Endpoint == "" {
+			r.Endpoint = DefaultHTTPEndpoint
+		}
+		u, err := url.Parse(r.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return r, fmt.Errorf("otlp: bad endpoint %q: want http(s)://host:port/v1/metrics", r.Endpoint)
+		}
+		if u.User != nil {
+			return r, errors.New("otlp: put credentials in headers, not in the endpoint")
+		}
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/v1/metrics"
+			r.Endpoint = u.String()
+		}
+	case ProtocolGRPC:
+		if r.Endpoint == "" {
+			r.Endpoint = DefaultGRPCEndpoint
+		}
+		target := r.Endpoint
+		switch {
+		case strings.HasPrefix(target, "https://"):
+			r.grpcTLS = true
+			target = strings.TrimPrefix(target, "https://")
+		case strings.HasPrefix(target, "http://"):
+			target = strings.TrimPrefix(target, "http://")
+		}
+		if strings.ContainsAny(target, "/?#@") || !strings.Contains(target, ":") {
+			return r, fmt.Errorf("otlp: bad grpc endpoint %q: want host:port", r.Endpoint)
+		}
+		r.grpcTarget = target
+	default:
+		return r, fmt.Errorf("otlp: unknown protocol %q: want %q or %q", c.Protocol, ProtocolHTTP, ProtocolGRPC)
+	}
+	switch c.Temporality {
+	case "", TemporalityCumulative:
+		r.Temporality, r.cumulative = TemporalityCumulative, true
+	case TemporalityDelta:
+	default:
+		return r, fmt.Errorf("otlp: unknown temporality %q: want %q or %q", c.Temporality, TemporalityCumulative, TemporalityDelta)
+	}
+	r.scale = expohist.DefaultSchema
+	if c.Scale != nil {
+		r.scale = *c.Scale
+	}
+	if r.scale < expohist.MinSchema || r.scale > expohist.MaxSchema {
+		return r, fmt.Errorf("otlp: scale %d out of range [%d, %d]", r.scale, expohist.MinSchema, expohist.MaxSchema)
+	}
+	if r.Host == "" {
+		h, err := hostname()
+		if err != nil {
+			return r, fmt.Errorf("otlp: no host and no host name: %w", err)
+		}
+		r.Host = h
+	}
+	if r.ServiceName == "" {
+		r.ServiceName = DefaultServiceName
+	}
+	switch {
+	case r.IdleTimeout == 0:
+		r.IdleTimeout = Duration(10 * time.Minute)
+	case r.IdleTimeout < 0:
+		return r, fmt.Errorf("otlp: idle_timeout %v < 0", time.Duration(r.IdleTimeout))
+	}
+	switch {
+	case r.MaxDataPointsPerExport == 0:
+		r.MaxDataPointsPerExport = DefaultMaxDataPointsPerExport
+	case r.MaxDataPointsPerExport < 0:
+		return r, fmt.Errorf("otlp: max_data_points_per_export %d < 0", r.MaxDataPointsPerExport)
+	}
+	if r.RequestsPerSecond == 0 {
+		r.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	switch {
+	case r.Timeout == 0:
+		r.Timeout = Duration(DefaultTimeout)
+	case r.Timeout < 0:
+		return r, fmt.Errorf("otlp: timeout %v < 0", time.Duration(r.Timeout))
+	}
+	switch {
+	case r.QueueLimit == 0:
+		r.QueueLimit = DefaultQueueLimit
+	case r.QueueLimit < 0:
+		return r, fmt.Errorf("otlp: queue_limit %d < 0", r.QueueLimit)
+	}
+	return r, nil
+}
+
+func hostname() (string, error) { return os.Hostname() }
