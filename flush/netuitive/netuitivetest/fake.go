@@ -325,8 +325,11 @@ func (f *Fake) takeFault(ep Endpoint) (Fault, bool) {
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request, p *Post, rest []string) int {
 	if ft, ok := f.takeFault(p.Endpoint); ok {
 		if ft.Hang {
-			if f.onHold != nil {
-				f.onHold()
+			f.mu.Lock()
+			onHold := f.onHold
+			f.mu.Unlock()
+			if onHold != nil {
+				onHold()
 			}
 			select {
 			case <-r.Context().Done():

@@ -283,7 +283,9 @@ func TestFaults(t *testing.T) {
 	}
 	srv.InjectFault(Fault{Hang: true})
 	held := make(chan struct{})
+	srv.mu.Lock()
 	srv.onHold = func() { close(held) }
+	srv.mu.Unlock()
 	done := make(chan error, 1)
 	go func() { _, err := post("/ingest/KEY"); done <- err }()
 	<-held
