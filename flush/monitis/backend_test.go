@@ -221,6 +221,9 @@ func TestNewErrors(t *testing.T) {
 		{"bad stats type", Config{APIKey: "A", SecretKey: "S", Stats: map[string][]string{"timers": {"count"}}}, noEnv, `unknown series type "timers"`},
 		{"bad url", Config{APIKey: "A", SecretKey: "S", URL: "ftp://x"}, noEnv, "want http(s)://host"},
 		{"negative rate", Config{APIKey: "A", SecretKey: "S", Rate: -1}, noEnv, "must not be negative"},
+		{"negative spool bound", Config{APIKey: "A", SecretKey: "S", SpoolDir: "x", SpoolMaxBytes: -1}, noEnv, "spool_max_bytes -1: must not be negative"},
+		{"tiny spool bound", Config{APIKey: "A", SecretKey: "S", SpoolDir: t.TempDir(), SpoolMaxBytes: 100}, noEnv, "spool: max bytes 100: want at least 256"},
+		{"spool dir is a file", Config{APIKey: "A", SecretKey: "S", SpoolDir: "backend_test.go"}, noEnv, "monitis: backend_test.go: spool:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

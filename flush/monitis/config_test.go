@@ -22,6 +22,7 @@ validation = "token"
 rate = 2.5
 retries = -1
 queue_size = 500
+spool_max_bytes = 1048576
 tag = "myapp"
 include = ["api.*"]
 exclude = ["api.debug.*"]
@@ -41,7 +42,7 @@ timer = ["count", "upper_*"]
 	}
 	want := Config{
 		URL: "http://127.0.0.1:8080", Sandbox: true, APIKey: "TOMLAPIKEY", SecretKey: "TOMLSECRET", Validation: ValidationToken,
-		Rate: 2.5, Retries: -1, QueueSize: 500, Tag: "myapp", Include: []string{"api.*"}, Exclude: []string{"api.debug.*"},
+		Rate: 2.5, Retries: -1, QueueSize: 500, SpoolMaxBytes: 1 << 20, Tag: "myapp", Include: []string{"api.*"}, Exclude: []string{"api.debug.*"},
 		Groups: []string{"api"}, NetstatMonitor: "box1 netstat", NetstatPrefix: "none",
 		Stats: map[string][]string{"counter": {"rate"}, "timer": {"count", "upper_*"}},
 	}

@@ -97,12 +97,29 @@
 // logged and counted. Close makes a last delivery attempt and reports what
 // is left.
 //
+// Spool (Config.SpoolDir, which the agent sets to <-state-dir>/monitis):
+// the queue lives on disk in a spool.Queue instead of memory, one record
+// per result holding the monitor's name, tag, params, values and
+// checktime, bounded by Config.SpoolMaxBytes (-spool-max-bytes, default
+// 64 MiB) instead of QueueSize. Every flush's results are written (and
+// fsynced once) before delivery starts, and each is acknowledged once
+// Monitis has it, so an outage, a restart or a kill -9 loses nothing:
+// New reopens the spool and the next Flush delivers what the previous run
+// left first, in order, with the original checktime; Close keeps what is
+// left (counted in statsd_agent_monitis_spooled_total, not as dropped). A
+// record torn by a kill is detected and skipped, the rest kept. Delivery
+// is at least once: a result sent just before a kill may be sent again.
+// Past the bound the oldest results are dropped (in spool-segment steps),
+// logged with the count and counted with reason "spool_full".
+//
 // Metrics (registered on the Registerer given to New):
 // statsd_agent_monitis_requests_total{action},
 // statsd_agent_monitis_failures_total{action},
 // statsd_agent_monitis_retries_total, statsd_agent_monitis_queued,
 // statsd_agent_monitis_delivered_total,
-// statsd_agent_monitis_dropped_total{reason="queue_full"|"rejected"|"shutdown"},
+// statsd_agent_monitis_dropped_total{reason="queue_full"|"spool_full"|
+// "rejected"|"shutdown"|"spool_error"|"corrupt"},
+// statsd_agent_monitis_spooled_total (left in the spool at Close),
 // statsd_agent_monitis_conflicts_total (two series mapped to one param).
 //
 // # Configuration
@@ -111,9 +128,9 @@
 // -monitis-rate, -monitis-queue, -monitis-tag, -monitis-validation,
 // -monitis-include, -monitis-exclude, -monitis-group (the last three
 // repeatable). Config file keys ([monitis] table): url, sandbox, api_key,
-// secret_key, validation, rate, retries, queue_size, tag, include, exclude,
-// groups, stats (a table: counter = ["count", "rate"], ...),
-// netstat_monitor, netstat_prefix.
+// secret_key, validation, rate, retries, queue_size, spool_max_bytes, tag,
+// include, exclude, groups, stats (a table: counter = ["count", "rate"],
+// ...), netstat_monitor, netstat_prefix.
 //
 // Keys: MONITIS_APIKEY and MONITIS_SECRETKEY, or with -monitis-sandbox
 // MONITIS_SANDBOX_APIKEY and MONITIS_SANDBOX_SECRETKEY, unless the config

@@ -84,7 +84,7 @@ func openSpool(dir string, maxBytes int64, log *slog.Logger, onCorrupt func()) (
 	}
 	q, err := spool.Open(dir, spool.Options{MaxBytes: maxBytes, Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("monitis: spool: %w", err)
+		return nil, fmt.Errorf("monitis: %s: %w", dir, err)
 	}
 	return &spoolQueue{q: q, log: log, onCorrupt: onCorrupt}, nil
 }

@@ -212,10 +212,17 @@ func TestSpoolRestartDuringOutage(t *testing.T) {
 	if err := e.b.Flush(context.Background(), snapAt(9)); err == nil {
 		t.Error("Flush after Close accepted")
 	}
+	if err := e.b.Close(context.Background()); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
 
 	// The next start, Monitis still down for one more flush.
 	b := e.start(t, Config{})
 	defer b.Close(context.Background())
+	// One backend per directory: a second one is refused while b runs.
+	if _, err := New(Config{SpoolDir: e.dir, APIKey: "A", SecretKey: "S"}, nil, nil); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second backend on the spool: %v", err)
+	}
 	if q := b.Queued(); q != 18 {
 		t.Errorf("queued after restart = %d, want 18", q)
 	}
