@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"runtime/debug"
 	"strconv"
@@ -280,7 +281,7 @@ func backendConfig(f *config.File, name string) any {
 	case "monitis":
 		return []any{f.Monitis, f.Netstat.Prefix}
 	case "netuitive":
-		return f.Netuitive
+		return []any{f.Netuitive, f.StateDir}
 	}
 	return nil
 }
@@ -333,7 +334,11 @@ func (bb *backendBuilder) build(f *config.File) ([]flush.Backend, map[string]bui
 			}
 			b, err = monitis.New(mc, bb.logger.With("backend", "monitis"), replacing{bb.reg})
 		case "netuitive":
-			b, err = netuitive.New(f.Netuitive, bb.logger.With("backend", "netuitive"), replacing{bb.reg})
+			nc := f.Netuitive
+			if nc.QueueFile == "" && f.StateDir != "" {
+				nc.QueueFile = filepath.Join(f.StateDir, "netuitive-queue.jsonl")
+			}
+			b, err = netuitive.New(nc, bb.logger.With("backend", "netuitive"), replacing{bb.reg})
 		default:
 			err = fmt.Errorf("unknown backend %q", name)
 		}
