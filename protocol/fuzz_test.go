@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -80,6 +81,25 @@ func FuzzParse(f *testing.F) {
 			if kinds > 1 {
 				t.Fatalf("Parse(%q) gave %+v", line, res)
 			}
+			if ev := res.Event; ev != nil {
+				switch {
+				case ev.Title == "":
+					t.Fatalf("Parse(%q): event without title", line)
+				case ev.Priority != "normal" && ev.Priority != "low":
+					t.Fatalf("Parse(%q): event priority %q", line, ev.Priority)
+				case ev.AlertType != "info" && ev.AlertType != "warning" && ev.AlertType != "error" && ev.AlertType != "success":
+					t.Fatalf("Parse(%q): event alert type %q", line, ev.AlertType)
+				case ev.Timestamp < 0:
+					t.Fatalf("Parse(%q): event timestamp %d", line, ev.Timestamp)
+				}
+				checkTags(t, line, ev.Tags)
+			}
+			if sc := res.ServiceCheck; sc != nil {
+				if sc.Name == "" || sc.Status < 0 || sc.Status > 3 || sc.Timestamp < 0 {
+					t.Fatalf("Parse(%q): service check %+v", line, *sc)
+				}
+				checkTags(t, line, sc.Tags)
+			}
 			for i := range res.Samples {
 				s := &res.Samples[i]
 				checkSample(t, line, opts, s)
@@ -116,22 +136,26 @@ func checkSample(t *testing.T, line []byte, opts Options, s *Sample) {
 	case s.Timestamp < 0:
 		t.Fatalf("Parse(%q): timestamp %v", line, s.Timestamp)
 	}
-	tags := ParseTags(s.Tags)
-	for i := 1; i < len(tags); i++ {
-		if tags[i-1].Key > tags[i].Key {
-			t.Fatalf("Parse(%q): tags %q not sorted by key", line, s.Tags)
-		}
-	}
-	for _, tag := range tags {
-		if tag.Key == "" {
-			t.Fatalf("Parse(%q): tags %q hold an empty key", line, s.Tags)
-		}
-	}
+	checkTags(t, line, ParseTags(s.Tags))
 	if !opts.NoSanitize {
 		for _, c := range s.Name {
 			if nameClass[c] != clsKeep {
 				t.Fatalf("Parse(%q): unsanitised name %q", line, s.Name)
 			}
+		}
+	}
+}
+
+// checkTags checks that tags are sorted by key, with no empty key and no
+// ',', '\r' or '\n' in a key or value.
+func checkTags(t *testing.T, line []byte, tags []Tag) {
+	t.Helper()
+	for i, tag := range tags {
+		if tag.Key == "" || strings.ContainsAny(tag.Key+tag.Value, ",\r\n") {
+			t.Fatalf("Parse(%q): bad tag %q in %q", line, tag, tags)
+		}
+		if i > 0 && tags[i-1].Key > tag.Key {
+			t.Fatalf("Parse(%q): tags %q not sorted by key", line, tags)
 		}
 	}
 }
