@@ -71,29 +71,36 @@ func (t *httpTransport) export(ctx context.Context, r *request) outcome {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode == http.StatusOK {
+	return httpOutcome(t.url, resp.StatusCode, resp.Status, resp.Header, body)
+}
+
+// httpOutcome classifies an OTLP/HTTP answer (a pure function of it): 200
+// is delivered, with any partial success from the body; 429, 502, 503 and
+// 504 are retryable (honouring Retry-After in seconds); every other status
+// is rejected, with the message of the google.rpc.Status body or the text.
+func httpOutcome(url string, code int, statusText string, h http.Header, body []byte) outcome {
+	if code == http.StatusOK {
 		var er colmetricspb.ExportMetricsServiceResponse
 		if err := proto.Unmarshal(body, &er); err == nil && er.PartialSuccess != nil {
 			return outcome{class: delivered, rejectedPoints: er.PartialSuccess.RejectedDataPoints, message: er.PartialSuccess.ErrorMessage}
 		}
 		return outcome{class: delivered}
 	}
-	// The body is a google.rpc.Status (binary protobuf) when the server
-	// follows the specification; otherwise show it as text.
 	msg := strings.TrimSpace(string(body))
 	var st statuspb.Status
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-protobuf") && proto.Unmarshal(body, &st) == nil {
+	if strings.HasPrefix(h.Get("Content-Type"), "application/x-protobuf") && proto.Unmarshal(body, &st) == nil {
 		msg = st.GetMessage()
 	}
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
 	if len(msg) > 512 {
 		msg = msg[:512] + "..."
 	}
-	out := outcome{err: fmt.Errorf("POST %s: %s: %s", t.url, resp.Status, msg)}
-	switch resp.StatusCode {
+	out := outcome{err: fmt.Errorf("POST %s: %s: %s", url, statusText, msg)}
+	switch code {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		out.class = retry
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			out.retryAfter = time.Duration(s) * time.Second
+		if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
+			out.retryAfter = min(time.Duration(s)*time.Second, time.Hour)
 		}
 	default:
 		out.class = rejected
