@@ -177,12 +177,12 @@ func BenchmarkSQLQuery(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { plain.Close(); wrapped.Close() })
 	for _, bc := range []struct {
 		name string
 		db   *sql.DB
 	}{{"bare", plain}, {"instrumented", wrapped}} {
 		b.Run(bc.name, func(b *testing.B) {
-			defer bc.db.Close()
 			var x int
 			b.ReportAllocs()
 			for b.Loop() {
