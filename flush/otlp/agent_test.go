@@ -108,12 +108,11 @@ func (ta *testAgent) flush(t *testing.T, at time.Time) *aggregate.Snapshot {
 
 // point is a data point found by metric name and attributes.
 type point struct {
-	kind  string
-	num   *metricspb.NumberDataPoint
-	hist  *metricspb.ExponentialHistogramDataPoint
-	temp  metricspb.AggregationTemporality
-	mono  bool
-	attrs []*commonpb.KeyValue
+	kind string
+	num  *metricspb.NumberDataPoint
+	hist *metricspb.ExponentialHistogramDataPoint
+	temp metricspb.AggregationTemporality
+	mono bool
 }
 
 func pointKey(name string, attrs []*commonpb.KeyValue) string {
