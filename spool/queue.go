@@ -432,8 +432,9 @@ func (q *Queue) advanceHead() bool {
 
 // Peek returns up to n of the oldest unacknowledged records, in order,
 // without consuming them: a later Peek returns them again until they are
-// acknowledged. The slices belong to the caller. Records are read from
-// disk as needed; only the records peeked are held in memory.
+// acknowledged. The records are shared with the queue until acknowledged
+// and must not be modified. Records are read from disk as needed; only
+// the records peeked are held in memory.
 func (q *Queue) Peek(n int) ([][]byte, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()

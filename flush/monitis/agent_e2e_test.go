@@ -201,3 +201,76 @@ func TestAgentWrongKeysOtherBackendsWork(t *testing.T) {
 		t.Errorf("queued = %d, want 3", b.Queued())
 	}
 }
+
+// Restart with state, through the agent: Monitis is down for three
+// flushes, the agent is closed (the backend keeps the results in its
+// spool), a new agent starts on the same state directory, Monitis
+// returns, and every flush arrives with its original checktime.
+func TestAgentRestartKeepsUndelivered(t *testing.T) {
+	srv := monitistest.NewServer(monitistest.Options{})
+	defer srv.Close()
+	srv.Fail(monitistest.FaultDrop, "", -1)
+	dir := t.TempDir()
+	start := func() (*agent.Agent, *monitis.Backend) {
+		t.Helper()
+		b, err := monitis.New(monitis.Config{URL: srv.URL, APIKey: monitistest.DefaultAPIKey, SecretKey: monitistest.DefaultSecretKey,
+			Rate: 1000, Retries: -1, SpoolDir: dir}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := agent.New(agent.Config{UDP: "none"}, []flush.Backend{b}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, b
+	}
+	at := time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
+	flushAt := func(a *agent.Agent, i int) {
+		shard := a.NewShard()
+		shard.AddSamples([]protocol.Sample{{Name: []byte("jobs.done"), Type: protocol.Counter, Value: float64(i + 1), SampleRate: 1}})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.Flush(ctx, at.Add(time.Duration(i)*10*time.Second))
+	}
+	a, b := start()
+	for i := range 3 {
+		flushAt(a, i)
+	}
+	if q := b.Queued(); q != 3 {
+		t.Fatalf("queued during the outage = %d, want 3", q)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatalf("Close: %v (nothing should be lost)", err)
+	}
+
+	srv.ClearFaults()
+	a, b = start()
+	defer a.Close()
+	if q := b.Queued(); q != 3 {
+		t.Errorf("queued after the restart = %d, want 3", q)
+	}
+	flushAt(a, 3)
+	if q := b.Queued(); q != 0 {
+		t.Errorf("queued after delivery = %d", q)
+	}
+	c, err := monitis.NewClient(monitis.ClientConfig{BaseURL: srv.URL, APIKey: monitistest.DefaultAPIKey, SecretKey: monitistest.DefaultSecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := c.Monitors(context.Background(), "")
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("monitors %+v, %v; want one", ms, err)
+	}
+	rs, err := c.MonitorResults(context.Background(), ms[0].ID, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rs {
+		got = append(got, fmt.Sprintf("%s count=%s", r.CheckTime.Format(time.TimeOnly), r.Values["count"]))
+	}
+	want := []string{"07:08:10 count=1", "07:08:20 count=2", "07:08:30 count=3", "07:08:40 count=4"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+}
