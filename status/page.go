@@ -69,6 +69,7 @@ type Page struct {
 	started time.Time
 
 	mu        sync.Mutex
+	source    Source
 	prev      Reading
 	prevTime  time.Time
 	havePrev  bool
@@ -94,7 +95,23 @@ func New(cfg Config) *Page {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Page{cfg: cfg, started: cfg.Now(), rings: map[anomaly.Key]*ring{}}
+	if d, ok := cfg.Anomaly.(*anomaly.Detector); ok && d == nil {
+		cfg.Anomaly = nil // a nil *Detector means detection is off
+	}
+	return &Page{cfg: cfg, source: cfg.Source, started: cfg.Now(), rings: map[anomaly.Key]*ring{}}
+}
+
+// SetSource sets the Source after New, for the usual order of
+// construction: the Page is one of the agent's processors, and the agent's
+// Source exists only once the agent does:
+//
+//	page := status.New(status.Config{Anomaly: detector})
+//	a, err := agent.New(agent.Config{Processors: []flush.Processor{detector, page}, Registerer: reg, ...}, backends, logger)
+//	page.SetSource(status.AgentSource(a, reg))
+func (p *Page) SetSource(src Source) {
+	p.mu.Lock()
+	p.source = src
+	p.mu.Unlock()
 }
 
 // Status is what GET /api/status returns.
@@ -265,9 +282,12 @@ func primary(s *aggregate.Series) (stat string, v, rate float64) {
 // Process records a snapshot. It reads the Source and, when configured,
 // the detector's verdicts of the same snapshot.
 func (p *Page) Process(s *aggregate.Snapshot) {
+	p.mu.Lock()
+	src := p.source
+	p.mu.Unlock()
 	var rd Reading
-	if p.cfg.Source != nil {
-		rd = p.cfg.Source.Read()
+	if src != nil {
+		rd = src.Read()
 	}
 	var vs []anomaly.Verdict
 	if p.cfg.Anomaly != nil {
