@@ -32,6 +32,12 @@
 //     (canonical tags, name-embedded tag styles) the test asserts the
 //     documented behaviour and says so.
 //
+// TestReferenceServer checks the expectations themselves: opt-in (set
+// STATSD_REFERENCE to the reference server's stats.js, e.g. from
+// `npm install statsd`), it replays every golden file into the real
+// reference server and compares its graphite output with the same expected
+// values, rewritten only where the agent diverges on purpose (tags).
+//
 // A test skips, saying what is missing, when its language runtime or client
 // library is not installed, so `go test ./...` passes anywhere. CI installs:
 //

@@ -1,0 +1,298 @@
+package interop
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestReferenceServer checks the expected values themselves: it replays
+// each client's golden datagrams into the real reference server and
+// compares what its graphite backend emits with the same want lists that
+// TestClients holds the agent to (with the reference's own tag handling,
+// see wantTagged). It is opt-in, because it needs a statsd/statsd checkout
+// and waits for one 10 s flush:
+//
+//	npm install --prefix /tmp/ref statsd
+//	STATSD_REFERENCE=/tmp/ref/node_modules/statsd/stats.js go test ./interop -run TestReferenceServer
+func TestReferenceServer(t *testing.T) {
+	statsJS := os.Getenv("STATSD_REFERENCE")
+	if statsJS == "" {
+		t.Skip("set STATSD_REFERENCE to the reference server's stats.js to run it")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skipf("node not installed: %v", err)
+	}
+	for _, c := range clients {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			grams := readGolden(t, filepath.Join("testdata", c.name+".golden"))
+			got := runReference(t, node, statsJS, grams)
+			want := map[string]map[string]float64{}
+			for _, s := range referenceWant(c.want) {
+				want[s.Name+"|"+s.Type+"|"+s.Tags] = valueMap(s)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("reference server output differs from the want list (-want +reference):\n%s", diff)
+			}
+		})
+	}
+}
+
+// referenceWant rewrites the agent's expectations to the reference's where
+// they deliberately differ: tags (wantTagged's comment).
+func referenceWant(ss []series) []series {
+	var out []series
+	for _, s := range ss {
+		if s.Tags == "" {
+			out = append(out, s)
+			continue
+		}
+		one := vals("count", 1, "rate", 0.1)
+		two := vals("count", 2, "rate", 0.2)
+		switch {
+		case strings.HasSuffix(s.Name, "_influx"):
+			// The sanitiser deletes the commas of the name tags.
+			out = append(out,
+				series{s.Name + "env=devregion=eu", s.Type, "", one},
+				series{s.Name + "region=euenv=dev", s.Type, "", two})
+		default:
+			// DogStatsD "|#" tags and Graphite ";k=v" name tags both end
+			// up as ";k=v" key segments in received order.
+			out = append(out,
+				series{s.Name, s.Type, "env=dev;region=eu", one},
+				series{s.Name, s.Type, "region=eu;env=dev", two})
+		}
+	}
+	return out
+}
+
+func valueMap(s series) map[string]float64 {
+	m := map[string]float64{}
+	for _, v := range s.Values {
+		m[v.Key] = v.Value
+	}
+	return m
+}
+
+func readGolden(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var grams []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		g, err := strconv.Unquote(l)
+		if err != nil {
+			t.Fatalf("%s: %q: %v", path, l, err)
+		}
+		grams = append(grams, g)
+	}
+	return grams
+}
+
+// freePort returns a port that was free a moment ago (the reference server
+// cannot listen on port 0 and report it).
+func freePort(t *testing.T, network string) int {
+	t.Helper()
+	switch network {
+	case "udp":
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		return pc.LocalAddr().(*net.UDPAddr).Port
+	default:
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+}
+
+// runReference starts the reference server with a graphite backend that
+// writes to a local TCP catcher, sends grams, and returns the first
+// flush's series (internal statsd.* series left out) keyed
+// "name|type|tags", each a map of the reference's key names to values.
+func runReference(t *testing.T, node, statsJS string, grams []string) map[string]map[string]float64 {
+	t.Helper()
+	catcher, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer catcher.Close()
+	udpPort := freePort(t, "udp")
+	conf := fmt.Sprintf(`{
+  address: "127.0.0.1", port: %d,
+  mgmt_address: "127.0.0.1", mgmt_port: %d,
+  graphiteHost: "127.0.0.1", graphitePort: %d,
+  backends: ["./backends/graphite"],
+  graphite: { legacyNamespace: false },
+  flushInterval: 10000,
+  percentThreshold: [90]
+}`, udpPort, freePort(t, "tcp"), catcher.Addr().(*net.TCPAddr).Port)
+	confPath := filepath.Join(t.TempDir(), "config.js")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, statsJS, confPath)
+	cmd.Dir = filepath.Dir(statsJS)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		_ = cmd.Wait()
+	}()
+	up := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "server is up") {
+				up <- nil
+				_, _ = io.Copy(io.Discard, stdout)
+				return
+			}
+		}
+		up <- fmt.Errorf("reference server exited before it was up: %v", sc.Err())
+	}()
+	if err := <-up; err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", udpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitUDP(t, conn)
+	for _, g := range grams {
+		if _, err := conn.Write([]byte(g)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The first flush, 10 s after start: one TCP connection of
+	// "path value timestamp" lines.
+	if err := catcher.(*net.TCPListener).SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := catcher.Accept()
+	if err != nil {
+		t.Fatalf("no flush from the reference server: %v", err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseGraphite(t, string(out))
+}
+
+// waitUDP waits (bounded) until the server's UDP socket is bound: "server
+// is up" is logged before the bind completes. It sends empty datagrams,
+// which the reference skips (they count only as packets_received), until
+// one draws no ICMP port-unreachable (ECONNREFUSED on the connected socket).
+func waitUDP(t *testing.T, conn net.Conn) {
+	t.Helper()
+	buf := make([]byte, 1)
+	for range 500 {
+		if _, err := conn.Write(nil); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatal(err)
+		}
+		if err := conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := conn.Read(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return // no error came back: the port is open
+		}
+		if err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // refused: not bound yet
+	}
+	t.Fatal("the reference server's UDP port never opened")
+}
+
+// parseGraphite maps the graphite backend's non-legacy paths
+// (stats.counters.<key>.<count|rate>, stats.timers.<key>.<stat>,
+// stats.gauges.<key>, stats.sets.<key>.count, tags as ";k=v" after the
+// path) to series.
+func parseGraphite(t *testing.T, out string) map[string]map[string]float64 {
+	t.Helper()
+	got := map[string]map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			t.Fatalf("graphite line %q", line)
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			t.Fatalf("graphite line %q: %v", line, err)
+		}
+		path, tags, _ := strings.Cut(f[0], ";")
+		var typ, name, key string
+		switch {
+		case strings.HasPrefix(path, "stats.counters."):
+			typ = "counter"
+			name, key = cutLast(strings.TrimPrefix(path, "stats.counters."))
+		case strings.HasPrefix(path, "stats.timers."):
+			typ = "timer"
+			name, key = cutLast(strings.TrimPrefix(path, "stats.timers."))
+		case strings.HasPrefix(path, "stats.sets."):
+			typ = "set"
+			name, key = cutLast(strings.TrimPrefix(path, "stats.sets."))
+		case strings.HasPrefix(path, "stats.gauges."):
+			typ, name, key = "gauge", strings.TrimPrefix(path, "stats.gauges."), "value"
+		default:
+			continue // stats.statsd.*: the server's own numbers
+		}
+		if strings.HasPrefix(name, "statsd.") {
+			continue
+		}
+		id := name + "|" + typ + "|" + tags
+		if got[id] == nil {
+			got[id] = map[string]float64{}
+		}
+		got[id][key] = v
+	}
+	return got
+}
+
+func cutLast(s string) (string, string) {
+	i := strings.LastIndexByte(s, '.')
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], s[i+1:]
+}
