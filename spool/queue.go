@@ -253,7 +253,9 @@ func (q *Queue) load() error {
 	q.resetReader()
 	q.advanceHead()
 	// A smaller MaxBytes than last time applies now.
-	q.enforceBound(0)
+	if err := q.enforceBound(0); err != nil {
+		return err
+	}
 	return q.writeHead()
 }
 
