@@ -2,6 +2,7 @@ package anomaly
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"io"
 	"os"
@@ -352,4 +353,22 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip: %d series, then %d", a, b)
 		}
 	})
+}
+
+func TestAutosave(t *testing.T) {
+	dir := t.TempDir()
+	d, _ := New(Config{}, nil, nil)
+	d.Process(snap(monday, 1, 2, 3))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // saves once and returns
+	if err := d.Autosave(ctx, dir, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := New(Config{}, nil, nil)
+	if err := e.Load(dir); err != nil || e.Stats().Series != 3 {
+		t.Errorf("restored %d series, %v", e.Stats().Series, err)
+	}
+	if err := d.Autosave(ctx, filepath.Join(dir, "missing"), time.Hour); err == nil {
+		t.Error("autosave into a missing directory reported no error")
+	}
 }

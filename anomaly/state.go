@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -189,4 +190,33 @@ func (b *baseline) validate() error {
 		return errors.New("non-finite value in window")
 	}
 	return nil
+}
+
+// Autosave saves to dir every interval (0 means every 10 minutes) until ctx
+// ends, then once more, so a crash loses at most one interval of
+// learning. Save errors are logged, not fatal; it returns the last one.
+// Run it in its own goroutine; for a save after the agent's final flush,
+// call Save once more after agent.Run returns.
+func (d *Detector) Autosave(ctx context.Context, dir string, every time.Duration) error {
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last error
+	for {
+		select {
+		case <-ctx.Done():
+			if err := d.Save(dir); err != nil {
+				d.logger.Warn("anomaly: save baselines", "dir", dir, "err", err)
+				return err
+			}
+			return last
+		case <-t.C:
+			if err := d.Save(dir); err != nil {
+				d.logger.Warn("anomaly: save baselines", "dir", dir, "err", err)
+				last = err
+			}
+		}
+	}
 }

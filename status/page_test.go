@@ -265,3 +265,14 @@ func TestAgentSource(t *testing.T) {
 		t.Errorf("drops lack the truncation counter: %v", rd.Drops)
 	}
 }
+
+func TestSetSourceAndNilDetector(t *testing.T) {
+	var det *anomaly.Detector // detection off
+	p := New(Config{Anomaly: det})
+	p.SetSource(SourceFunc(func() Reading { return Reading{Lines: 7} }))
+	p.Process(&aggregate.Snapshot{Time: t0, Interval: time.Second})
+	st := p.Status()
+	if st.Ingest.Lines != 7 || st.Anomaly != nil {
+		t.Errorf("status = %+v", st)
+	}
+}

@@ -1,9 +1,9 @@
 package browser
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,6 +34,24 @@ type stack struct {
 	agent *agent.Agent
 	det   *anomaly.Detector
 	base  string
+	out   *lockedBuffer // the JSON-lines backend's output
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func start(t *testing.T, interval time.Duration) *stack {
@@ -45,8 +63,9 @@ func start(t *testing.T, interval time.Duration) *stack {
 		t.Fatal(err)
 	}
 	page := status.New(status.Config{Anomaly: det, Version: "e2e"})
+	out := &lockedBuffer{}
 	a, err := agent.New(agent.Config{UDP: "127.0.0.1:0", Aggregate: aggregate.Config{Interval: interval},
-		Processors: []flush.Processor{det, page}, Registerer: reg}, []flush.Backend{jsonl.New(io.Discard)}, nil)
+		Processors: []flush.Processor{det, page}, Registerer: reg}, []flush.Backend{jsonl.New(out)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +88,7 @@ func start(t *testing.T, interval time.Duration) *stack {
 			t.Errorf("agent: %v", err)
 		}
 	})
-	return &stack{agent: a, det: det, base: "http://" + srv.Addr().String()}
+	return &stack{agent: a, det: det, base: "http://" + srv.Addr().String(), out: out}
 }
 
 // sender sends StatsD lines until stopped: a counter, a second counter and
@@ -266,6 +285,17 @@ func TestStatusPage(t *testing.T) {
 	}
 	if st.det.Stats().Events["deviation"] == 0 {
 		t.Error("detector raised no deviation")
+	}
+	// The event reached the backend too (JSON lines).
+	found := false
+	for _, line := range strings.Split(st.out.String(), "\n") {
+		if strings.Contains(line, `Deviation: e2e.latency{env:test} mean`) && strings.Contains(line, `"anomaly"`) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Error("the JSON-lines backend got no deviation event")
 	}
 }
 
