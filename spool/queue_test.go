@@ -270,7 +270,7 @@ func TestQueueErrors(t *testing.T) {
 // later segments, counts the discarded bytes, and the queue works on.
 func TestQueueKillAndDamage(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for iter := range 60 {
+	for iter := range 30 {
 		truncate := iter%2 == 0
 		t.Run(fmt.Sprintf("%d/truncate=%v", iter, truncate), func(t *testing.T) {
 			dir := t.TempDir()
@@ -416,62 +416,75 @@ func TestQueueHeadDamage(t *testing.T) {
 	}
 }
 
-// A random mix of operations, with crashes, against a slice.
+// A random mix of operations, with crashes, against a slice: one mix
+// where the queue grows into the bound, one where acknowledgements often
+// empty it (so segments end fully acknowledged before the next starts).
 func TestQueueModel(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	dir := t.TempDir()
-	opts := Options{MaxBytes: 6000, SegmentBytes: 700}
-	q := open(t, dir, opts)
-	var model [][]byte
-	next := 0
-	var dropped int64
-	for step := range 3000 {
-		op := rng.IntN(20)
-		switch {
-		case op < 10:
-			r := rec(next, 14+rng.IntN(60))
-			next++
-			if err := q.Push(r); err != nil {
-				t.Fatal(err)
+	for _, tc := range []struct {
+		name       string
+		push, peek int // weights out of 20; acks get 18-push-peek, reopens 2
+		steps      int
+	}{
+		{"growing", 10, 4, 1500},
+		{"draining", 7, 3, 1500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			dir := t.TempDir()
+			opts := Options{MaxBytes: 6000, SegmentBytes: 700}
+			q := open(t, dir, opts)
+			var model [][]byte
+			next := 0
+			var dropped int64
+			for step := range tc.steps {
+				op := rng.IntN(20)
+				switch {
+				case op < tc.push:
+					r := rec(next, 14+rng.IntN(60))
+					next++
+					if err := q.Push(r); err != nil {
+						t.Fatal(err)
+					}
+					model = append(model, r)
+					if d := q.Stats().DroppedRecords; d > dropped {
+						model = model[d-dropped:]
+						dropped = d
+					}
+				case op < tc.push+tc.peek:
+					n := rng.IntN(6)
+					got, err := q.Peek(n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if diff := cmp.Diff(model[:min(n, len(model))], got, cmpopts.EquateEmpty()); diff != "" {
+						t.Fatalf("step %d: Peek(%d) (-want +got):\n%s", step, n, diff)
+					}
+				case op < 18:
+					n := rng.IntN(min(5, len(model)) + 1)
+					if err := q.Ack(n); err != nil {
+						t.Fatal(err)
+					}
+					model = model[n:]
+				case op == 18:
+					abandon(q)
+					q = open(t, dir, opts)
+					dropped = 0
+				default:
+					q.Close()
+					q = open(t, dir, opts)
+					dropped = 0
+				}
+				if q.Len() != len(model) {
+					t.Fatalf("step %d: Len %d, model %d", step, q.Len(), len(model))
+				}
+				if st := q.Stats(); st.DiskBytes > opts.MaxBytes {
+					t.Fatalf("step %d: disk bytes %d", step, st.DiskBytes)
+				}
 			}
-			model = append(model, r)
-			if d := q.Stats().DroppedRecords; d > dropped {
-				model = model[d-dropped:]
-				dropped = d
+			if diff := cmp.Diff(model, drain(t, q, 7), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("final (-want +got):\n%s", diff)
 			}
-		case op < 14:
-			n := rng.IntN(6)
-			got, err := q.Peek(n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(model[:min(n, len(model))], got, cmpopts.EquateEmpty()); diff != "" {
-				t.Fatalf("step %d: Peek(%d) (-want +got):\n%s", step, n, diff)
-			}
-		case op < 18:
-			n := rng.IntN(min(5, len(model)) + 1)
-			if err := q.Ack(n); err != nil {
-				t.Fatal(err)
-			}
-			model = model[n:]
-		case op == 18:
-			abandon(q)
-			q = open(t, dir, opts)
-			dropped = 0
-		default:
-			q.Close()
-			q = open(t, dir, opts)
-			dropped = 0
-		}
-		if q.Len() != len(model) {
-			t.Fatalf("step %d: Len %d, model %d", step, q.Len(), len(model))
-		}
-		if st := q.Stats(); st.DiskBytes > opts.MaxBytes {
-			t.Fatalf("step %d: disk bytes %d", step, st.DiskBytes)
-		}
-	}
-	if diff := cmp.Diff(model, drain(t, q, 7), cmpopts.EquateEmpty()); diff != "" {
-		t.Errorf("final (-want +got):\n%s", diff)
+		})
 	}
 }
 
