@@ -88,7 +88,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.URL, "monitis-url", c.URL, "Monitis base URL (default "+ProductionURL+", or "+SandboxURL+" with -monitis-sandbox)")
 	fs.BoolVar(&c.Sandbox, "monitis-sandbox", c.Sandbox, "use the Monitis sandbox and the MONITIS_SANDBOX_* keys")
 	fs.Float64Var(&c.Rate, "monitis-rate", c.Rate, "most Monitis requests per second (0 means 10)")
-	fs.IntVar(&c.QueueSize, "monitis-queue", c.QueueSize, "most results queued while Monitis is unreachable (0 means 10000)")
+	fs.IntVar(&c.QueueSize, "monitis-queue", c.QueueSize, "most results queued in memory while Monitis is unreachable (0 means 10000; with -state-dir the spool's byte bound applies instead)")
 	fs.StringVar(&c.Tag, "monitis-tag", c.Tag, `tag of the monitors the backend creates and reuses (default "statsd")`)
 	fs.Func("monitis-validation", `POST validation: "checksum" (default) or "token"`, func(s string) error {
 		switch Validation(s) {
@@ -257,6 +257,7 @@ func newBackend(cfg Config, logger *slog.Logger, reg prometheus.Registerer, gete
 			logger.Info("monitis: results spooled by the previous run will be delivered on the next flush", "queued", n, "dir", cfg.SpoolDir)
 		}
 		met.queued.Set(float64(sq.len()))
+		met.spoolSize.Set(float64(sq.diskBytes()))
 	}
 	return b, nil
 }
@@ -363,6 +364,7 @@ func (b *Backend) deliver(ctx context.Context) {
 	delivered := 0
 	defer func() {
 		b.metrics.queued.Set(float64(b.queue.len()))
+		b.metrics.spoolSize.Set(float64(b.queue.diskBytes()))
 		b.metrics.delivered.Add(float64(delivered))
 	}()
 	for {

@@ -120,6 +120,7 @@
 // statsd_agent_monitis_dropped_total{reason="queue_full"|"spool_full"|
 // "rejected"|"shutdown"|"spool_error"|"corrupt"},
 // statsd_agent_monitis_spooled_total (left in the spool at Close),
+// statsd_agent_monitis_spool_bytes,
 // statsd_agent_monitis_conflicts_total (two series mapped to one param).
 //
 // # Configuration

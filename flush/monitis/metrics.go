@@ -16,6 +16,7 @@ type metrics struct {
 	delivered prometheus.Counter
 	dropped   *prometheus.CounterVec // by reason
 	spooled   prometheus.Counter
+	spoolSize prometheus.Gauge
 	conflicts prometheus.Counter
 }
 
@@ -45,6 +46,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "statsd_agent_monitis_dropped_total",
 			Help: "Results dropped: queue_full (oldest dropped past the queue bound), spool_full (oldest dropped past the spool's byte bound), rejected (refused by the service), shutdown (undelivered at exit, no spool), spool_error (could not be written to the spool), corrupt (unreadable in the spool).",
 		}, []string{"reason"}),
+		spoolSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "statsd_agent_monitis_spool_bytes",
+			Help: "Disk space used by the spool of undelivered results (0 without -state-dir).",
+		}),
 		spooled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "statsd_agent_monitis_spooled_total",
 			Help: "Results left undelivered at shutdown and kept in the spool, for delivery after the next start.",
@@ -60,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.failures, m.retries, m.queued, m.delivered, m.dropped, m.spooled, m.conflicts} {
+	for _, c := range []prometheus.Collector{m.requests, m.failures, m.retries, m.queued, m.delivered, m.dropped, m.spooled, m.spoolSize, m.conflicts} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -24,6 +24,8 @@ type resultQueue interface {
 	// pop removes the oldest result.
 	pop() error
 	len() int
+	// diskBytes is the disk space used (0 in memory).
+	diskBytes() int64
 	// close releases the queue; what is left is lost (memory) or kept
 	// for the next start (spool).
 	close() error
@@ -60,6 +62,8 @@ func (m *memQueue) pop() error {
 }
 
 func (m *memQueue) len() int { return len(m.q) }
+
+func (m *memQueue) diskBytes() int64 { return 0 }
 
 func (m *memQueue) close() error {
 	m.q = nil
@@ -141,6 +145,8 @@ func (s *spoolQueue) pop() error {
 }
 
 func (s *spoolQueue) len() int { return s.q.Len() }
+
+func (s *spoolQueue) diskBytes() int64 { return s.q.Stats().DiskBytes }
 
 func (s *spoolQueue) close() error {
 	s.cur = nil

@@ -303,8 +303,10 @@ func TestSpoolBound(t *testing.T) {
 	if dropped+q != len(all) {
 		t.Errorf("dropped %d + queued %d != %d results", dropped, q, len(all))
 	}
-	if size := e.b.queue.(*spoolQueue).q.Stats().DiskBytes; size > 4096 {
+	if size := e.b.queue.(*spoolQueue).q.Stats().DiskBytes; size > 4096 || size == 0 {
 		t.Errorf("spool holds %d bytes, bound 4096", size)
+	} else if g := testutil.ToFloat64(e.b.metrics.spoolSize); g != float64(size) {
+		t.Errorf("spool_bytes metric = %v, want %d", g, size)
 	}
 	if n := strings.Count(e.log.text(), "spool full, oldest results dropped"); n == 0 || !strings.Contains(e.log.text(), "dropped=") {
 		t.Errorf("drops not logged with the count:\n%s", e.log.text())
