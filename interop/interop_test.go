@@ -68,6 +68,15 @@ var (
 		"mean", 320, "median", 320, "lower", 320, "upper", 320, "std", 0,
 		"count_90", 1, "mean_90", 320, "sum_90", 320, "sum_squares_90", 102400, "upper_90", 320,
 	)}
+	// interop.duration (Go): one fractional value, 1.5 ms; with n = 1 the
+	// 90th percentile keeps the one value (R3.7: if n = 1 then k = 1).
+	wantDuration = series{"interop.duration", "timer", "", vals(
+		"count", 1, "count_ps", 0.1, "sum", 1.5, "sum_squares", 2.25,
+		"mean", 1.5, "median", 1.5, "lower", 1.5, "upper", 1.5, "std", 0,
+		"count_90", 1, "mean_90", 1.5, "sum_90", 1.5, "sum_squares_90", 2.25, "upper_90", 1.5,
+	)}
+	// interop.bare_tag (Node): a tag without a value is kept as a bare key.
+	wantBareTag = series{"interop.bare_tag", "counter", "canary", vals("count", 1, "rate", 0.1)}
 	// The workload without tags, which every client sends.
 	wantCommon = []series{wantCounter, wantSampled, wantGauge, wantNegative, wantSet, wantTimer, wantSampledTimer}
 )
@@ -104,6 +113,19 @@ func vals(kv ...any) []aggregate.Value {
 	return out
 }
 
+// wantDogStatsDTypes are hot-shots' histogram ("|h") and distribution
+// ("|d") of the values 1..10: the agent aggregates them like a timer (same
+// statistics as interop.timer) under their own types (specs R3.11, R3.12).
+// Divergence from the reference, by design (R2.3): the reference counts any
+// type other than ms, g and s as a counter, so it reports two counters with
+// count 55, rate 5.5.
+func wantDogStatsDTypes() []series {
+	h, d := wantTimer, wantTimer
+	h.Name, h.Type = "interop.histogram", "histogram"
+	d.Name, d.Type = "interop.distribution", "distribution"
+	return []series{h, d}
+}
+
 // client is one client library and the program that drives it.
 type client struct {
 	name string
@@ -119,7 +141,7 @@ var clients = []client{
 		name:    "go",
 		prepare: prepareGo,
 		want: append(append([]series(nil), wantCommon...),
-			wantTagged("interop.tagged"), wantTagged("interop.tagged_graphite"), wantTagged("interop.tagged_influx")),
+			wantDuration, wantTagged("interop.tagged"), wantTagged("interop.tagged_graphite"), wantTagged("interop.tagged_influx")),
 	},
 	{
 		name: "python",
@@ -151,7 +173,8 @@ var clients = []client{
 			return prepareInterpreter(t, "node", "hot-shots (run `npm ci` in interop/clients/node)",
 				[]string{"-e", "require('./clients/node/node_modules/hot-shots')"}, "clients/node/client.js")
 		},
-		want: append(append([]series(nil), wantCommon...), wantTagged("interop.tagged")),
+		want: append(append(append([]series(nil), wantCommon...), wantTagged("interop.tagged"), wantBareTag),
+			wantDogStatsDTypes()...),
 	},
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/cactus/go-statsd-client/v5/statsd"
 )
@@ -77,6 +78,8 @@ func run(addr string) (err error) {
 		check(c.Timing("interop.timer", v, 1))
 	}
 	check(c.Timing("interop.sampled_timer", 320, 0.1))
+	// A fractional timer: TimingDuration sends milliseconds as a float.
+	check(c.TimingDuration("interop.duration", 1500*time.Microsecond, 1))
 
 	// Sets: 765, 765, 766 = 2 unique.
 	check(c.SetInt("interop.set", 765, 1))

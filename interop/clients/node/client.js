@@ -63,6 +63,15 @@ c.set('interop.set', 766);
 c.increment('interop.tagged', 1, ['env:dev', 'region:eu']);
 c.increment('interop.tagged', 2, ['region:eu', 'env:dev']);
 
+// A bare tag (key without value).
+c.increment('interop.bare_tag', 1, ['canary']);
+
+// DogStatsD types: histogram "|h" and distribution "|d", values 1..10.
+for (let v = 1; v <= 10; v++) {
+  c.histogram('interop.histogram', v);
+  c.distribution('interop.distribution', v);
+}
+
 c.close((err) => {
   if (err) {
     console.error('hot-shots close:', err.message);
