@@ -19,6 +19,7 @@ const (
 	DefaultBlendWeeks   = 2
 	DefaultSuddenPoints = 24
 	DefaultSuddenChange = 0.25
+	DefaultSuddenRollup = 5 * time.Minute
 	DefaultMaxSeries    = 1000
 	DefaultMaxIdle      = 14 * 24 * time.Hour
 )
@@ -85,6 +86,10 @@ type Config struct {
 	// SuddenPoints is the number of past points the sudden-change test
 	// fits a line to; 0 means 24, a negative value turns the test off.
 	SuddenPoints int `toml:"sudden_points"`
+	// SuddenRollup is the period whose average values the sudden-change
+	// test judges (Netuitive fits PT5M averages); 0 means 5m. With a
+	// longer flush interval every value is its own rollup.
+	SuddenRollup Duration `toml:"sudden_rollup"`
 	// SuddenChange is the smallest relative change |observed-projected| /
 	// |projected| the sudden-change test reports; 0 means 0.25.
 	SuddenChange float64 `toml:"sudden_change"`
@@ -152,6 +157,9 @@ func (c Config) Resolve() Config {
 	if c.SuddenPoints == 0 {
 		c.SuddenPoints = DefaultSuddenPoints
 	}
+	if c.SuddenRollup == 0 {
+		c.SuddenRollup = Duration(DefaultSuddenRollup)
+	}
 	if c.SuddenChange == 0 {
 		c.SuddenChange = DefaultSuddenChange
 	}
@@ -187,7 +195,7 @@ func (c Config) Validate() error {
 	if c.MaxSeries < 0 {
 		errs = append(errs, fmt.Errorf("anomaly: max_series %d is negative", c.MaxSeries))
 	}
-	for name, d := range map[string]Duration{"duration": c.Duration, "warm_up": c.WarmUp, "half_life": c.HalfLife, "max_idle": c.MaxIdle} {
+	for name, d := range map[string]Duration{"duration": c.Duration, "warm_up": c.WarmUp, "sudden_rollup": c.SuddenRollup, "half_life": c.HalfLife, "max_idle": c.MaxIdle} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("anomaly: %s %s is negative", name, d))
 		}

@@ -263,9 +263,13 @@ func (d *Detector) addEvents(s *aggregate.Snapshot, tr *tracked, v float64, r re
 			change = strconv.FormatFloat(100*r.Change, 'f', 0, 64) + "%"
 		}
 		ev("sudden_change", "warning", "Sudden change: "+name,
-			fmt.Sprintf("%s changed suddenly: %s where the trend of the last %d points projected %s (%s change).",
-				name, fmtNum(v), d.cfg.SuddenPoints, fmtNum(r.Projected), change))
+			fmt.Sprintf("%s changed suddenly: its %s average was %s where the trend of the previous %d projected %s (%s change).",
+				name, d.rollupText(s.Interval), fmtNum(r.Value), d.cfg.SuddenPoints, fmtNum(r.Projected), change))
 	}
+}
+
+func (d *Detector) rollupText(interval time.Duration) string {
+	return (time.Duration(newParams(d.cfg, interval).rollup) * time.Second).String()
 }
 
 func (d *Detector) durationText(interval time.Duration) string {

@@ -57,15 +57,17 @@
 //   - Learning is robust: after the warm-up a value is clamped to the
 //     unclamped band before it is learned, so a spike moves the baseline
 //     by at most K standard deviations.
-//   - Sudden change (Netuitive's "sudden change" analytic): a least-squares
-//     line through the last Config.SuddenPoints values (24) projects the
-//     next; a value outside the projection's prediction interval (K
-//     standard errors) by at least Config.SuddenChange (25%) of the
-//     projection is reported with |observed - projected| / |projected|.
-//     It stays quiet when data is sparse (a gap over two intervals in the
+//   - Sudden change (Netuitive's "sudden change" analytic): values are
+//     averaged over Config.SuddenRollup (5 minutes, Netuitive's PT5M); a
+//     least-squares line through the last Config.SuddenPoints averages
+//     (24, two hours) projects the next; an average outside the
+//     projection's prediction interval (K standard errors) by at least
+//     Config.SuddenChange (25%) of the projection is reported with
+//     |observed - projected| / |projected| when its rollup completes. It
+//     stays quiet when data is sparse (a gap of over one rollup in the
 //     window), when the fit is poor (residual standard error over half the
 //     window's mean), when the move continues the window's trend, and for
-//     SuddenPoints values after firing.
+//     SuddenPoints rollups after firing.
 //
 // Cold start: no verdict during the warm-up (Config.WarmUp, 1 h, and at
 // least 30 points); then the rolling baseline alone for the first week,

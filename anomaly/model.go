@@ -24,6 +24,7 @@ type params struct {
 	validMax    float64
 	suddenN     int // 0 turns the sudden-change test off
 	suddenMin   float64
+	rollup      int64 // seconds averaged into one sudden-change point (at least interval)
 }
 
 // relFloor is the smallest standard deviation, relative to |mean|, a band
@@ -79,6 +80,10 @@ func newParams(c Config, interval time.Duration) params {
 	}
 	if c.SuddenPoints > 0 {
 		p.suddenN = c.SuddenPoints
+	}
+	p.rollup = int64(time.Duration(c.SuddenRollup) / time.Second)
+	if p.rollup < p.interval {
+		p.rollup = p.interval
 	}
 	return p
 }
@@ -137,12 +142,16 @@ type baseline struct {
 	In        int   `json:"in"`
 	Deviating bool  `json:"deviating"`
 	Since     int64 `json:"since"`
-	// Sudden-change window: the last points and their Unix times, oldest
-	// first, and the points left before the test may fire again.
-	Ring  []float64 `json:"ring"`
-	RingT []int64   `json:"ring_t"`
-	Cool  int       `json:"cool"`
-	Last  int64     `json:"last"` // Unix time of the last point
+	// Sudden-change window: the last rollup averages and their periods
+	// (Unix time / rollup), oldest first; the rollups left before the test
+	// may fire again; the running sum of the current rollup.
+	Ring    []float64 `json:"ring"`
+	RingT   []int64   `json:"ring_t"`
+	Cool    int       `json:"cool"`
+	RSum    float64   `json:"rsum"`
+	RN      int       `json:"rn"`
+	RPeriod int64     `json:"rperiod"`
+	Last    int64     `json:"last"` // Unix time of the last point
 	// Neg is set once a negative value was seen: a counter, set or timer
 	// statistic is clamped at 0 only while it has never been negative.
 	Neg bool `json:"neg,omitempty"`
@@ -157,7 +166,8 @@ type result struct {
 	Recovered bool    // this point ended one
 	Sudden    bool    // the sudden-change test fired
 	Change    float64 // |observed - projected| / |projected| when Sudden
-	Projected float64 // the projected value when Sudden
+	Projected float64 // the projected rollup average when Sudden
+	Value     float64 // the observed rollup average when Sudden
 }
 
 // hourOfWeek returns the bucket of Unix hour h (the Unix epoch was a
@@ -255,7 +265,9 @@ func (b *baseline) observe(p *params, t int64, x float64) result {
 		case b.Deviating && b.In >= p.need:
 			b.Deviating, r.Recovered = false, true
 		}
-		r.Sudden, r.Projected, r.Change = b.sudden(p, t, x)
+	}
+	if p.suddenN > 0 {
+		r.Sudden, r.Projected, r.Change, r.Value = b.rollupSudden(p, t, x, r.Band.Ready)
 	}
 	r.Deviating = b.Deviating
 	b.learn(p, t, x, r.Band)
@@ -296,19 +308,6 @@ func (b *baseline) learn(p *params, t int64, x float64, bd Band) {
 	b.HCxy += dx * (x - b.HMy)
 	b.HCyy += dy * (x - b.HMy)
 
-	if p.suddenN > 0 {
-		if len(b.Ring) >= p.suddenN {
-			n := copy(b.Ring, b.Ring[len(b.Ring)-p.suddenN+1:])
-			b.Ring = b.Ring[:n]
-			n = copy(b.RingT, b.RingT[len(b.RingT)-p.suddenN+1:])
-			b.RingT = b.RingT[:n]
-		}
-		b.Ring = append(b.Ring, x)
-		b.RingT = append(b.RingT, t)
-	}
-	if b.Cool > 0 {
-		b.Cool--
-	}
 	b.Last = t
 	if x < 0 {
 		b.Neg = true
@@ -347,24 +346,74 @@ func ewUpdate(mean, variance, x, a, av float64) (float64, float64) {
 	return mean + a*d, (1 - av) * (variance + av*d*d)
 }
 
-// sudden is the sudden-change test: fit a least-squares line to the last
-// suddenN points, project the next one and report when x falls outside
-// the projection's prediction interval (k standard errors) by at least
-// suddenMin relative to the projection. It stays quiet while the window is
-// not full or has a gap (sparse data), when the fit is poor (residual
-// standard error over half the window's mean), when the move continues the
-// window's trend, and for suddenN points after firing.
-func (b *baseline) sudden(p *params, t int64, x float64) (fired bool, projected, change float64) {
+// rollupSudden adds raw value x to the current rollup (Config.SuddenRollup,
+// 5 minutes: Netuitive's test runs on PT5M averages). When the rollup is
+// complete (the next flush falls in the next period) or a later period
+// begins, its average is judged by the sudden-change test, when judge is
+// set (after the warm-up), and joins the window.
+func (b *baseline) rollupSudden(p *params, t int64, x float64, judge bool) (fired bool, projected, change, avg float64) {
+	per := floorDiv(t, p.rollup)
+	if b.RN > 0 && per != b.RPeriod {
+		// The previous period ended without its last flush (a gap).
+		b.pushRollup(p, b.RSum/float64(b.RN), b.RPeriod)
+		b.RSum, b.RN = 0, 0
+	}
+	b.RSum += x
+	b.RN++
+	b.RPeriod = per
+	if floorDiv(t+p.interval, p.rollup) == per {
+		return false, 0, 0, 0 // the period goes on
+	}
+	avg = b.RSum / float64(b.RN)
+	b.RSum, b.RN = 0, 0
+	if judge {
+		fired, projected, change = b.sudden(p, per, avg)
+	}
+	b.pushRollup(p, avg, per)
+	return fired, projected, change, avg
+}
+
+func (b *baseline) pushRollup(p *params, avg float64, per int64) {
+	if len(b.Ring) >= p.suddenN {
+		n := copy(b.Ring, b.Ring[len(b.Ring)-p.suddenN+1:])
+		b.Ring = b.Ring[:n]
+		n = copy(b.RingT, b.RingT[len(b.RingT)-p.suddenN+1:])
+		b.RingT = b.RingT[:n]
+	}
+	b.Ring = append(b.Ring, avg)
+	b.RingT = append(b.RingT, per)
+	if b.Cool > 0 {
+		b.Cool--
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// sudden is the sudden-change test on rollup average x of period per:
+// fit a least-squares line to the last suddenN rollups, project the next
+// one and report when x falls outside the projection's prediction
+// interval (k standard errors) by at least suddenMin relative to the
+// projection. It stays quiet while the window is not full or has a gap of
+// over one rollup (sparse data), when the fit is poor (residual standard
+// error over half the window's mean), when the move continues the
+// window's trend, and for suddenN rollups after firing.
+func (b *baseline) sudden(p *params, per int64, x float64) (fired bool, projected, change float64) {
 	n := len(b.Ring)
 	if p.suddenN == 0 || n < p.suddenN || b.Cool > 0 {
 		return false, 0, 0
 	}
 	for i := 1; i < n; i++ {
-		if b.RingT[i]-b.RingT[i-1] > 2*p.interval {
+		if b.RingT[i]-b.RingT[i-1] > 2 {
 			return false, 0, 0
 		}
 	}
-	if t-b.RingT[n-1] > 2*p.interval {
+	if per-b.RingT[n-1] > 2 {
 		return false, 0, 0
 	}
 	fn := float64(n)

@@ -272,3 +272,40 @@ func TestNonFiniteIgnored(t *testing.T) {
 		t.Error("non-finite value learned")
 	}
 }
+
+// TestSuddenChangeRollup: at a 10 s interval the test judges 5-minute
+// averages, as Netuitive judges PT5M points: a one-flush blip is averaged
+// away, a step that lasts fires once, when its first rollup completes.
+func TestSuddenChangeRollup(t *testing.T) {
+	p := newParams(Config{}.Resolve(), 10*time.Second)
+	if p.rollup != 300 {
+		t.Fatalf("rollup = %d s", p.rollup)
+	}
+	run := func(value func(i int) float64) (fired []int) {
+		var b baseline
+		for i := range 30 * 40 { // 40 rollups
+			ts := monday.Add(time.Duration(i) * 10 * time.Second)
+			if r := b.observe(&p, ts.Unix(), value(i)); r.Sudden {
+				fired = append(fired, i)
+			}
+		}
+		return fired
+	}
+	if f := run(func(i int) float64 {
+		if i == 30*35+7 {
+			return 200 // one flush
+		}
+		return 100 + float64(i%3)
+	}); len(f) != 0 {
+		t.Errorf("a one-flush blip fired at %v", f)
+	}
+	f := run(func(i int) float64 {
+		if i >= 30*35 {
+			return 200 // from the start of rollup 35 on
+		}
+		return 100 + float64(i%3)
+	})
+	if len(f) != 1 || f[0] != 30*35+29 {
+		t.Errorf("a step fired at %v, want once at the end of its first rollup (%d)", f, 30*35+29)
+	}
+}

@@ -172,10 +172,10 @@ func finite(vs ...float64) bool {
 // validate checks what Decode cannot: finite numbers, non-negative
 // variances and counts, a consistent window.
 func (b *baseline) validate() error {
-	if !finite(b.Mean, b.Var, b.EMean, b.EVar, b.HN, b.HMx, b.HMy, b.HCxx, b.HCxy, b.HCyy) {
+	if !finite(b.Mean, b.Var, b.EMean, b.EVar, b.RSum, b.HN, b.HMx, b.HMy, b.HCxx, b.HCxy, b.HCyy) {
 		return errors.New("non-finite number")
 	}
-	if b.N < 0 || b.EN < 0 || b.Var < 0 || b.EVar < 0 || b.HN < 0 || b.HCxx < 0 || b.HCyy < 0 || b.Out < 0 || b.In < 0 || b.Cool < 0 {
+	if b.N < 0 || b.EN < 0 || b.Var < 0 || b.EVar < 0 || b.HN < 0 || b.HCxx < 0 || b.HCyy < 0 || b.Out < 0 || b.In < 0 || b.Cool < 0 || b.RN < 0 {
 		return errors.New("negative count or variance")
 	}
 	for i, bk := range b.Season {
