@@ -96,6 +96,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		c.Scale = &s
 		return nil
 	})
+	fs.DurationVar((*time.Duration)(&c.IdleTimeout), "otlp-idle-timeout", time.Duration(c.IdleTimeout), "cumulative: keep sending an idle counter's or histogram's total for this `long` (default 10m)")
 	fs.IntVar(&c.MaxDataPointsPerExport, "otlp-max-data-points", c.MaxDataPointsPerExport, "split OTLP exports above this many data `points` (default 2000)")
 	fs.Float64Var(&c.RequestsPerSecond, "otlp-requests-per-second", c.RequestsPerSecond, "pace OTLP exports to this `rate` (default 50, negative: unpaced)")
 	fs.DurationVar((*time.Duration)(&c.Timeout), "otlp-timeout", time.Duration(c.Timeout), "OTLP export `timeout` (default 30s)")

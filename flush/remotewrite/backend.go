@@ -267,6 +267,14 @@ func (b *Backend) deliver(ctx context.Context) error {
 				b.log.Debug("remote-write request rejected", "status", out.status, "error", out.err.Error())
 			}
 			b.pop()
+		case noNative:
+			b.m.dropped.WithLabelValues("rejected").Add(float64(q.series))
+			if !b.cfg.NoNativeHistograms {
+				b.cfg.NoNativeHistograms = true
+				b.log.Error("the remote-write receiver has native histograms disabled: this request is dropped and from now on only the classic _count, _sum and _quantile series are sent; start Prometheus with --enable-feature=native-histograms, or set -remotewrite-no-native-histograms to silence this",
+					"error", out.err.Error(), "series", q.series)
+			}
+			b.pop()
 		}
 	}
 	if len(b.queue) > 0 && lastErr != nil {
@@ -285,7 +293,12 @@ const (
 	delivered class = iota
 	retry           // network error, 5xx, 429
 	rejected        // other 4xx (and unexpected answers): drop
+	noNative        // the receiver has native histograms disabled
 )
+
+// nativeDisabled is Prometheus' answer (a 500) to a native histogram
+// sample when its native-histograms feature is off; retrying cannot help.
+const nativeDisabled = "native histograms are disabled"
 
 type outcome struct {
 	class      class
@@ -332,6 +345,11 @@ func (b *Backend) send(ctx context.Context, body []byte) outcome {
 		text = text[:512] + "..."
 	}
 	out := outcome{status: c, err: fmt.Errorf("POST %s: %s: %s", b.cfg.URL, resp.Status, text)}
+	if c >= 500 && strings.Contains(text, nativeDisabled) {
+		out.class = noNative
+		b.m.requests.WithLabelValues("rejected").Inc()
+		return out
+	}
 	if c >= 500 || c == http.StatusTooManyRequests {
 		out.class = retry
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {

@@ -308,3 +308,41 @@ func TestConfig(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestNativeHistogramsDisabled: Prometheus answers 500 "native histograms
+// are disabled" when its feature flag is off. Retrying cannot help: the
+// request is dropped, native histograms are switched off, and the classic
+// series keep flowing.
+func TestNativeHistogramsDisabled(t *testing.T) {
+	rcv := remotewritetest.NewReceiver()
+	defer rcv.Close()
+	var log bytes.Buffer
+	b, clock := newTestBackend(t, Config{URL: rcv.URL(), RequestsPerSecond: -1}, nil, &log)
+	rcv.Fail(remotewritetest.Failure{Status: 500, Body: "native histograms are disabled"})
+	snap := func(i int) *aggregate.Snapshot {
+		s := counterSnap(i, 1)
+		s.Series = append(s.Series, aggregate.Series{Name: "t", Type: protocol.Timer, Dist: dist(t, 1, 2)})
+		return s
+	}
+	if err := b.Flush(deadline(t), snap(0)); err != nil {
+		t.Fatal(err)
+	}
+	if len(clock.slept) != 0 || !strings.Contains(log.String(), "native-histograms") {
+		t.Fatalf("retried (%v) or no hint:\n%s", clock.slept, log.String())
+	}
+	if err := b.Flush(deadline(t), snap(1)); err != nil {
+		t.Fatal(err)
+	}
+	reqs := rcv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests delivered", len(reqs))
+	}
+	for _, ts := range reqs[0].Timeseries {
+		if len(ts.Histograms) > 0 {
+			t.Errorf("native histogram still sent: %v", ts.Labels)
+		}
+	}
+	if len(reqs[0].Timeseries) != 4 { // c_total, t_count, t_sum, t_quantile
+		t.Errorf("%d series, want 4", len(reqs[0].Timeseries))
+	}
+}

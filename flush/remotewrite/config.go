@@ -95,6 +95,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	})
 	fs.BoolVar(&c.NoNativeHistograms, "remotewrite-no-native-histograms", c.NoNativeHistograms, "send only classic _sum/_count and percentile series")
 	fs.BoolVar(&c.NoPercentiles, "remotewrite-no-percentiles", c.NoPercentiles, "do not send the <name>_quantile gauges")
+	fs.DurationVar((*time.Duration)(&c.IdleTimeout), "remotewrite-idle-timeout", time.Duration(c.IdleTimeout), "keep sending an idle counter's or histogram's total for this `long` (default 10m)")
 	fs.IntVar(&c.MaxSeriesPerRequest, "remotewrite-max-series-per-request", c.MaxSeriesPerRequest, "split remote-write requests above this many `series` (default 2000)")
 	fs.Float64Var(&c.RequestsPerSecond, "remotewrite-requests-per-second", c.RequestsPerSecond, "pace remote-write requests to this `rate` (default 50, negative: unpaced)")
 	fs.DurationVar((*time.Duration)(&c.Timeout), "remotewrite-timeout", time.Duration(c.Timeout), "remote-write request `timeout` (default 30s)")
