@@ -77,8 +77,11 @@ var (
 	)}
 	// interop.bare_tag (Node): a tag without a value is kept as a bare key.
 	wantBareTag = series{"interop.bare_tag", "counter", "canary", vals("count", 1, "rate", 0.1)}
+	// "interop.odd name/x+y": the reference key sanitiser makes whitespace
+	// runs '_', '/' '-' and deletes '+' (R6.1).
+	wantOddName = series{"interop.odd_name-xy", "counter", "", vals("count", 1, "rate", 0.1)}
 	// The workload without tags, which every client sends.
-	wantCommon = []series{wantCounter, wantSampled, wantGauge, wantNegative, wantSet, wantTimer, wantSampledTimer}
+	wantCommon = []series{wantCounter, wantSampled, wantGauge, wantNegative, wantSet, wantTimer, wantSampledTimer, wantOddName}
 )
 
 // wantTagged is the series of "<name>" sent as 1 with tags (env:dev,

@@ -86,6 +86,9 @@ func run(addr string) (err error) {
 	check(c.SetInt("interop.set", 765, 1))
 	check(c.SetInt("interop.set", 766, 1))
 
+	// A name the server must sanitise (whitespace, '/', '+'), sent as is.
+	check(c.Inc("interop.odd name/x+y", 1, 1))
+
 	// Tags, the same tag set in two orders, in each of the client's formats:
 	// DogStatsD suffix "|#k:v", Graphite infix ";k=v", InfluxDB infix ",k=v".
 	tagged := func(c *statsd.Client, name string) {

@@ -59,6 +59,10 @@ c.set('interop.set', 765);
 c.set('interop.set', 765);
 c.set('interop.set', 766);
 
+// A name the server must sanitise (whitespace, '/', '+'); hot-shots only
+// rewrites ':', '|' and newlines.
+c.increment('interop.odd name/x+y');
+
 // Tags (DogStatsD "|#k:v,..."), the same tag set in two orders.
 c.increment('interop.tagged', 1, ['env:dev', 'region:eu']);
 c.increment('interop.tagged', 2, ['region:eu', 'env:dev']);

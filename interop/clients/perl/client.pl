@@ -43,4 +43,7 @@ Net::Statsd::send({ 'interop.set' => '765|s' });
 Net::Statsd::send({ 'interop.set' => '765|s' });
 Net::Statsd::send({ 'interop.set' => '766|s' });
 
+# A name the server must sanitise (whitespace, '/', '+'), sent as is.
+Net::Statsd::increment('interop.odd name/x+y');
+
 # Net::Statsd has no tags.

@@ -43,5 +43,8 @@ c.set('interop.set', 765)
 c.set('interop.set', 765)
 c.set('interop.set', 766)
 
+# A name the server must sanitise (whitespace, '/', '+'), sent as is.
+c.incr('interop.odd name/x+y')
+
 # pystatsd has no tags.
 c.close()

@@ -47,4 +47,8 @@ c.set('interop.set', 765)
 c.set('interop.set', 765)
 c.set('interop.set', 766)
 
+# A name the server must sanitise (whitespace, '/', '+'); statsd-ruby only
+# rewrites '::', ':', '|' and '@'.
+c.increment('interop.odd name/x+y')
+
 # statsd-ruby has no tags.
