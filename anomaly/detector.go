@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math"
@@ -79,6 +80,7 @@ type Detector struct {
 	interval time.Duration
 	buf      []byte
 	vals     []aggregate.Value
+	logged   int // events logged in this flush
 }
 
 // New returns a Detector for cfg (resolved with Config.Resolve). logger
@@ -162,6 +164,7 @@ func (d *Detector) Process(s *aggregate.Snapshot) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.flushes++
+	d.logged = 0
 	d.interval = s.Interval
 	p := newParams(d.cfg, s.Interval)
 	t := s.Time.Unix()
@@ -201,6 +204,9 @@ func (d *Detector) Process(s *aggregate.Snapshot) {
 			d.addEvents(s, tr, v.Value, r)
 		}
 	}
+	if d.logged > maxLoggedPerFlush {
+		d.logger.Warn("anomaly: more events this flush than logged", "events", d.logged, "logged", maxLoggedPerFlush)
+	}
 	if d.flushes%100 == 0 {
 		d.evictIdle(t)
 	}
@@ -229,6 +235,7 @@ func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 func (d *Detector) addEvents(s *aggregate.Snapshot, tr *tracked, v float64, r result) {
 	ev := func(kind, alert, title, text string) {
 		d.events[kind]++
+		d.logEvent(kind, alert, title, text)
 		tags := append(make([]protocol.Tag, 0, 4), protocol.Tag{Key: "anomaly", Value: kind},
 			protocol.Tag{Key: "metric", Value: tr.key.Name}, protocol.Tag{Key: "stat", Value: tr.key.Stat})
 		if tr.key.Tags != "" {
@@ -266,6 +273,24 @@ func (d *Detector) addEvents(s *aggregate.Snapshot, tr *tracked, v float64, r re
 			fmt.Sprintf("%s changed suddenly: its %s average was %s where the trend of the previous %d projected %s (%s change).",
 				name, d.rollupText(s.Interval), fmtNum(r.Value), d.cfg.SuddenPoints, fmtNum(r.Projected), change))
 	}
+}
+
+// maxLoggedPerFlush bounds the events logged per flush; the rest are
+// counted in one line (they all still reach the backends).
+const maxLoggedPerFlush = 20
+
+// logEvent logs an event: deviations and sudden changes at Warn,
+// recoveries at Info, at most maxLoggedPerFlush per flush.
+func (d *Detector) logEvent(kind, alert, title, text string) {
+	d.logged++
+	if d.logged > maxLoggedPerFlush {
+		return
+	}
+	level := slog.LevelWarn
+	if alert == "success" {
+		level = slog.LevelInfo
+	}
+	d.logger.Log(context.Background(), level, "anomaly: "+title, "kind", kind, "text", text)
 }
 
 func (d *Detector) rollupText(interval time.Duration) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,7 +110,8 @@ func snap(ts time.Time, r, m, u float64) *aggregate.Snapshot {
 
 func TestDetectorEvents(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	d, err := New(Config{Enabled: true}, nil, reg)
+	var logs bytes.Buffer
+	d, err := New(Config{Enabled: true}, slog.New(slog.NewTextHandler(&logs, nil)), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +163,10 @@ func TestDetectorEvents(t *testing.T) {
 	d.Process(s)
 	if len(s.Events) != 1 || s.Events[0].AlertType != "success" || !strings.HasPrefix(s.Events[0].Title, "Recovered: ") {
 		t.Fatalf("events = %+v, want one recovery", s.Events)
+	}
+	if got := logs.String(); !strings.Contains(got, `level=WARN msg="anomaly: Deviation: api.latency{env:prod} mean" kind=deviation`) ||
+		!strings.Contains(got, `level=INFO msg="anomaly: Recovered: api.latency{env:prod} mean" kind=recovery`) {
+		t.Errorf("log:\n%s", got)
 	}
 	st := d.Stats()
 	if st.Series != 3 || st.Ready != 3 || st.Deviating != 0 || st.Events["deviation"] != 1 || st.Events["recovery"] != 1 {

@@ -9,7 +9,8 @@
 // selected statistic (Config.Patterns, e.g. "timer:*:mean") and appends a
 // protocol.Event to the snapshot for each deviation raised, each recovery
 // and each sudden change, so every backend that takes events (JSON lines,
-// Netuitive, the log) reports them. Events have SourceType "anomaly",
+// Netuitive) reports them; the Detector also logs them (deviations and
+// sudden changes at Warn, recoveries at Info, at most 20 a flush). Events have SourceType "anomaly",
 // AlertType "warning" (deviation, sudden change) or "success" (recovery),
 // AggregationKey "anomaly:TYPE:SERIES:STAT" and tags anomaly:KIND,
 // metric:NAME, stat:STAT and series_tags:TAGS.
