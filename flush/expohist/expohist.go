@@ -45,6 +45,8 @@ import (
 	"math"
 
 	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
+	"github.com/DataDog/sketches-go/ddsketch/store"
 )
 
 // Schema limits: Prometheus accepts exponential schemas -4..8.
@@ -151,14 +153,8 @@ func FromSketch(sk *ddsketch.DDSketch, schema int32, weight, sum float64) (Histo
 	h.ZeroThreshold = m.MinIndexableValue()
 	h.ZeroCount = sk.GetZeroCount() * weight
 	var pos, neg dense
-	sk.GetPositiveValueStore().ForEach(func(index int, count float64) bool {
-		pos.add(Index(m.Value(index), schema), count*weight)
-		return false
-	})
-	sk.GetNegativeValueStore().ForEach(func(index int, count float64) bool {
-		neg.add(Index(m.Value(index), schema), count*weight)
-		return false
-	})
+	pos.addStore(sk.GetPositiveValueStore(), m, schema, weight)
+	neg.addStore(sk.GetNegativeValueStore(), m, schema, weight)
 	h.Positive, h.Negative = pos.buckets(), neg.buckets()
 	h.Count = h.ZeroCount + h.Positive.Total() + h.Negative.Total()
 	return h, nil
@@ -168,6 +164,40 @@ func FromSketch(sk *ddsketch.DDSketch, schema int32, weight, sum float64) (Histo
 type dense struct {
 	off    int32
 	counts []float64
+}
+
+// addStore adds the bins of a sketch store, each at the bucket of its
+// representative value, times weight.
+// It returns the weighted count added.
+func (d *dense) addStore(st store.Store, m mapping.IndexMapping, schema int32, weight float64) float64 {
+	lo, err1 := st.MinIndex()
+	hi, err2 := st.MaxIndex()
+	if err1 != nil || err2 != nil {
+		return 0 // empty
+	}
+	d.reserve(Index(m.Value(lo), schema), Index(m.Value(hi), schema))
+	var total float64
+	st.ForEach(func(index int, count float64) bool {
+		d.add(Index(m.Value(index), schema), count*weight)
+		total += count * weight
+		return false
+	})
+	return total
+}
+
+// reserve makes room for the indexes lo..hi in one allocation.
+func (d *dense) reserve(lo, hi int32) {
+	if len(d.counts) == 0 {
+		d.off = lo
+		d.counts = make([]float64, 1, hi-lo+1)
+		return
+	}
+	if lo < d.off || hi >= d.off+int32(len(d.counts)) {
+		nlo, nhi := min(lo, d.off), max(hi, d.off+int32(len(d.counts))-1)
+		n := make([]float64, d.off-nlo+int32(len(d.counts)), nhi-nlo+1)
+		copy(n[d.off-nlo:], d.counts)
+		d.counts, d.off = n, nlo
+	}
 }
 
 func (d *dense) add(i int32, c float64) {
@@ -190,6 +220,17 @@ func (d *dense) add(i int32, c float64) {
 		d.counts = append(d.counts, 0)
 	}
 	d.counts[k] += c
+}
+
+// addAll adds dense buckets.
+func (d *dense) addAll(b Buckets) {
+	if len(b.Counts) == 0 {
+		return
+	}
+	d.reserve(b.Offset, b.Offset+int32(len(b.Counts))-1)
+	for k, c := range b.Counts {
+		d.add(b.Offset+int32(k), c)
+	}
 }
 
 func (d *dense) buckets() Buckets {
@@ -229,12 +270,34 @@ func (a *Accumulator) Add(h Histogram) error {
 	a.h.ZeroCount += h.ZeroCount
 	a.h.Count += h.Count
 	a.h.Sum += h.Sum
-	for k, c := range h.Positive.Counts {
-		a.pos.add(h.Positive.Offset+int32(k), c)
+	a.pos.addAll(h.Positive)
+	a.neg.addAll(h.Negative)
+	return nil
+}
+
+// AddSketch adds a sketch as FromSketch would convert it at schema, without
+// building the intermediate histogram. The first call sets the schema.
+func (a *Accumulator) AddSketch(sk *ddsketch.DDSketch, schema int32, weight, sum float64) error {
+	if schema < MinSchema || schema > MaxSchema {
+		return fmt.Errorf("expohist: schema %d out of range [%d, %d]", schema, MinSchema, MaxSchema)
 	}
-	for k, c := range h.Negative.Counts {
-		a.neg.add(h.Negative.Offset+int32(k), c)
+	if !a.started {
+		a.started = true
+		a.h.Schema = schema
+	} else if schema != a.h.Schema {
+		return fmt.Errorf("expohist: schema %d differs from the accumulated %d", schema, a.h.Schema)
 	}
+	a.h.Sum += sum
+	if sk == nil {
+		return nil
+	}
+	m := sk.IndexMapping
+	a.zeroThresh = max(a.zeroThresh, m.MinIndexableValue())
+	z := sk.GetZeroCount() * weight
+	a.h.ZeroCount += z
+	a.h.Count += z
+	a.h.Count += a.pos.addStore(sk.GetPositiveValueStore(), m, schema, weight)
+	a.h.Count += a.neg.addStore(sk.GetNegativeValueStore(), m, schema, weight)
 	return nil
 }
 
@@ -285,7 +348,8 @@ type Span struct {
 // Runs of more than two empty buckets end a span; shorter runs are
 // encoded as zero counts, as Prometheus' own encoder does.
 func Spans(b Buckets) ([]Span, []int64) {
-	c := RoundCounts(b.Counts)
+	c := b.Counts // rounded as read: r(c[i])
+	r := func(v float64) int64 { return int64(math.Round(v)) }
 	var (
 		out    []Span
 		deltas []int64
@@ -293,18 +357,18 @@ func Spans(b Buckets) ([]Span, []int64) {
 		next   int32 // index after the previous span
 	)
 	for k := 0; k < len(c); {
-		if c[k] == 0 {
+		if r(c[k]) == 0 {
 			k++
 			continue
 		}
 		start, end := k, k+1
 		for j := k + 1; j < len(c); {
-			if c[j] != 0 {
+			if r(c[j]) != 0 {
 				end, j = j+1, j+1
 				continue
 			}
 			z := j
-			for z < len(c) && c[z] == 0 {
+			for z < len(c) && r(c[z]) == 0 {
 				z++
 			}
 			if z == len(c) || z-j > 2 {
@@ -319,8 +383,9 @@ func Spans(b Buckets) ([]Span, []int64) {
 		}
 		out = append(out, Span{Offset: off, Length: uint32(end - start)})
 		for i := start; i < end; i++ {
-			deltas = append(deltas, int64(c[i])-prev)
-			prev = int64(c[i])
+			v := r(c[i])
+			deltas = append(deltas, v-prev)
+			prev = v
 		}
 		next = b.Offset + int32(end)
 		k = end

@@ -209,3 +209,36 @@ func TestRoundCounts(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestAddSketchEqualsAdd: adding sketches directly gives the same running
+// histogram as converting them first.
+func TestAddSketchEqualsAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	var a, b Accumulator
+	for range 5 {
+		sk := newSketch(t)
+		for range 300 {
+			v := r.NormFloat64() * 100
+			if r.IntN(20) == 0 {
+				v = 0
+			}
+			sk.Add(v)
+		}
+		h, err := FromSketch(sk, 5, 2, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Add(h); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.AddSketch(sk, 5, 2, 7); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(a.Histogram(), b.Histogram()); diff != "" {
+		t.Errorf("(-Add +AddSketch):\n%s", diff)
+	}
+	if err := b.AddSketch(nil, 6, 1, 0); err == nil {
+		t.Error("schema change accepted")
+	}
+}

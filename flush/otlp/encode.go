@@ -164,17 +164,19 @@ func (c *converter) convert(s *aggregate.Snapshot) []*metricspb.Metric {
 			if d.N > 0 {
 				w = d.Count / float64(d.N)
 			}
-			h, err := expohist.FromSketch(d.Sketch, c.scale, w, d.Sum*w)
-			if err != nil {
-				continue // the scale was checked by New
-			}
 			dp := &metricspb.ExponentialHistogramDataPoint{Attributes: attributes(in.Tags), StartTimeUnixNano: nanos(start), TimeUnixNano: nanos(end)}
 			if d.N > 0 {
 				dp.Min, dp.Max = proto.Float64(d.Lower), proto.Float64(d.Upper)
 			}
-			if c.cumulative {
+			var h expohist.Histogram
+			if !c.cumulative {
+				var err error
+				if h, err = expohist.FromSketch(d.Sketch, c.scale, w, d.Sum*w); err != nil {
+					continue // the scale was checked by New
+				}
+			} else {
 				ss := c.stateFor(name, in, start)
-				_ = ss.acc.Add(h) // one scale per backend: cannot fail
+				_ = ss.acc.AddSketch(d.Sketch, c.scale, w, d.Sum*w) // one scale per backend: cannot fail
 				ss.lastSeen = end
 				if d.N > 0 {
 					if !ss.hasMinMx {

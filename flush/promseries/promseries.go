@@ -310,9 +310,7 @@ func (c *Converter) convertOne(in *aggregate.Series, now time.Time, r *Result) {
 		st.count += d.Count
 		st.sum += sum
 		if d.Sketch != nil {
-			h, err := expohist.FromSketch(d.Sketch, c.schema, w, sum)
-			if err == nil {
-				_ = st.acc.Add(h) // one schema per Converter: cannot fail
+			if err := st.acc.AddSketch(d.Sketch, c.schema, w, sum); err == nil { // one schema per Converter: cannot fail
 				st.hasHist = true
 			}
 		} else if d.N > 0 {
