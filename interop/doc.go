@@ -37,6 +37,8 @@
 // `npm install statsd`), it replays every golden file into the real
 // reference server and compares its graphite output with the same expected
 // values, rewritten only where the agent diverges on purpose (tags).
+// TestReferenceLines, opt-in the same way, sends edge-case lines on which
+// the agent promises parity to both servers and compares the flushes.
 //
 // A test skips, saying what is missing, when its language runtime or client
 // library is not installed, so `go test ./...` passes anywhere. CI installs:

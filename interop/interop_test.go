@@ -189,17 +189,8 @@ func TestClients(t *testing.T) {
 			// 1. The datagrams the client sends, against golden files.
 			grams := capture(t, argv)
 			checkGolden(t, filepath.Join("testdata", c.name+".golden"), grams)
-			var lines uint64
-			for _, g := range grams {
-				for _, l := range strings.Split(g, "\n") {
-					if l != "" {
-						lines++
-					}
-				}
-			}
-
 			// 2. What the agent makes of them, against the reference.
-			got := runAgent(t, argv, lines)
+			got := runAgent(t, func(addr net.Addr) { run(t, argv, addr) }, countLines(grams))
 			want := append([]series(nil), c.want...)
 			sortSeries(want)
 			if diff := cmp.Diff(want, got); diff != "" {
@@ -207,6 +198,19 @@ func TestClients(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countLines counts the non-empty lines of the datagrams.
+func countLines(grams []string) uint64 {
+	var n uint64
+	for _, g := range grams {
+		for _, l := range strings.Split(g, "\n") {
+			if strings.TrimSuffix(l, "\r") != "" {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // prepareInterpreter skips unless interpreter runs check (bounded), and
@@ -373,9 +377,10 @@ func (s *strayFlushes) count() int {
 	return s.n
 }
 
-// runAgent runs the client against a fresh agent, waits (bounded) until
-// the agent has received lines lines, flushes once and returns the series.
-func runAgent(t *testing.T, argv []string, lines uint64) []series {
+// runAgent calls send with the address of a fresh agent, waits (bounded)
+// until the agent has received lines lines, checks that none was invalid,
+// flushes once and returns the series.
+func runAgent(t *testing.T, send func(net.Addr), lines uint64) []series {
 	t.Helper()
 	stray := &strayFlushes{}
 	a, err := agent.New(agent.Config{
@@ -412,7 +417,7 @@ func runAgent(t *testing.T, argv []string, lines uint64) []series {
 		}
 	}()
 
-	run(t, argv, a.UDPAddr())
+	send(a.UDPAddr())
 	deadline := time.Now().Add(5 * time.Second)
 	for a.LinesReceived() < lines {
 		if time.Now().After(deadline) {
