@@ -45,16 +45,13 @@ type Backend struct {
 	sleep  func(ctx context.Context, d time.Duration) bool
 	jitter func() float64
 
-	queue        []queued
-	queuedSeries int
+	q       queue
+	spooled bool
+	// attempts and notBefore are the retry state of the queue's head.
+	attempts     int
+	notBefore    time.Time
 	rejecting    bool // the last answer was a 4xx: logged once
 	warnedSketch bool
-}
-
-type queued struct {
-	request
-	attempts  int
-	notBefore time.Time
 }
 
 // New returns a Backend. Metrics are registered on reg unless it is nil;
@@ -80,6 +77,18 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 		now:    time.Now,
 		sleep:  sleepCtx,
 		jitter: rand.Float64,
+	}
+	b.q = &memQueue{limit: r.QueueLimit}
+	if r.SpoolDir != "" {
+		sq, err := openSpool(r.SpoolDir, r.SpoolMaxBytes, b.log)
+		if err != nil {
+			return nil, err
+		}
+		b.q, b.spooled = sq, true
+		if n, series := sq.size(); n > 0 {
+			b.log.Info("remote-write requests spooled by the previous run will be delivered on the next flush", "requests", n, "series", series, "dir", r.SpoolDir)
+		}
+		b.updateGauges()
 	}
 	if r.RequestsPerSecond > 0 {
 		b.limiter = rate.NewLimiter(rate.Limit(r.RequestsPerSecond), max(1, int(r.RequestsPerSecond)))
@@ -143,28 +152,35 @@ func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
 	start := time.Now()
 	reqs, err := b.encode(s)
 	b.m.encodeSecs.Observe(time.Since(start).Seconds())
-	b.enqueue(reqs)
+	qerr := b.enqueue(reqs)
 	derr := b.deliver(ctx)
-	if err != nil || derr != nil {
-		return fmt.Errorf("flush remotewrite: %w", errors.Join(err, derr))
+	if err != nil || qerr != nil || derr != nil {
+		return fmt.Errorf("flush remotewrite: %w", errors.Join(err, qerr, derr))
 	}
 	return nil
 }
 
 // Close makes a last attempt to deliver the queue within ctx's deadline
-// and reports what it could not deliver.
+// and reports what it could not deliver. With a spool, what is left stays
+// on disk for the next start (logged, not dropped).
 func (b *Backend) Close(ctx context.Context) error {
 	defer b.client.CloseIdleConnections()
-	if len(b.queue) == 0 {
-		return nil
-	}
 	err := b.deliver(ctx)
-	if len(b.queue) == 0 {
+	n, lost := b.q.size()
+	if b.spooled {
+		if n > 0 {
+			b.log.Info("undelivered remote-write requests kept in the spool for the next start", "requests", n, "series", lost)
+		}
+		if cerr := b.q.close(); cerr != nil {
+			return fmt.Errorf("remotewrite: closing the spool: %w", cerr)
+		}
 		return nil
 	}
-	lost := b.queuedSeries
+	if n == 0 {
+		return nil
+	}
 	b.m.dropped.WithLabelValues("closed").Add(float64(lost))
-	b.queue, b.queuedSeries = nil, 0
+	b.q = &memQueue{limit: b.cfg.QueueLimit}
 	b.updateGauges()
 	msg := fmt.Errorf("remotewrite: close: %d series undelivered", lost)
 	if err != nil {
@@ -173,33 +189,41 @@ func (b *Backend) Close(ctx context.Context) error {
 	return msg
 }
 
-// enqueue appends requests and enforces QueueLimit by dropping the oldest.
-func (b *Backend) enqueue(reqs []request) {
-	for _, r := range reqs {
-		b.queue = append(b.queue, queued{request: r})
-		b.queuedSeries += r.series
+// enqueue appends requests within the queue's bound, counting what the
+// bound drops.
+func (b *Backend) enqueue(reqs []request) error {
+	dropped, err := b.q.push(reqs)
+	if dropped > 0 {
+		reason := "overflow"
+		if b.spooled {
+			reason = "spool_full"
+		}
+		b.m.dropped.WithLabelValues(reason).Add(float64(dropped))
+		b.log.Warn("remote-write queue full: oldest requests dropped", "series", dropped, "reason", reason)
+		b.attempts, b.notBefore = 0, time.Time{}
 	}
-	for len(b.queue) > 0 && b.queuedSeries > b.cfg.QueueLimit {
-		n := b.queue[0].series
-		b.pop()
-		b.m.dropped.WithLabelValues("overflow").Add(float64(n))
+	if err != nil {
+		b.log.Error("writing remote-write requests to the spool failed", "error", err)
+		err = fmt.Errorf("spool: %w", err)
 	}
 	b.updateGauges()
+	return err
 }
 
-func (b *Backend) pop() {
-	b.queuedSeries -= b.queue[0].series
-	b.queue[0] = queued{}
-	b.queue = b.queue[1:]
-	if len(b.queue) == 0 {
-		b.queue = nil
-	}
+func (b *Backend) pop() error {
+	b.attempts, b.notBefore = 0, time.Time{}
+	err := b.q.pop()
 	b.updateGauges()
+	if err != nil {
+		b.log.Error("recording a delivery in the spool failed (it may be sent again after a restart)", "error", err)
+	}
+	return err
 }
 
 func (b *Backend) updateGauges() {
-	b.m.queued.Set(float64(b.queuedSeries))
-	b.m.queuedReqs.Set(float64(len(b.queue)))
+	n, series := b.q.size()
+	b.m.queued.Set(float64(series))
+	b.m.queuedReqs.Set(float64(n))
 }
 
 // backoff returns the wait before retry number n (n >= 1), with jitter.
@@ -218,12 +242,17 @@ func (b *Backend) backoff(n int) time.Duration {
 func (b *Backend) deliver(ctx context.Context) error {
 	_, hasDeadline := ctx.Deadline()
 	var lastErr error
-	if len(b.queue) > 0 {
-		b.queue[0].notBefore = time.Time{} // each flush tries the head at once
-	}
-	for len(b.queue) > 0 && ctx.Err() == nil {
-		q := &b.queue[0]
-		if wait := q.notBefore.Sub(b.now()); wait > 0 {
+	b.notBefore = time.Time{} // each flush tries the head at once
+	for ctx.Err() == nil {
+		q, err := b.q.front()
+		if err != nil {
+			b.log.Error("reading the remote-write spool failed; requests stay queued", "error", err)
+			return fmt.Errorf("spool: %w", err)
+		}
+		if q == nil {
+			break
+		}
+		if wait := b.notBefore.Sub(b.now()); wait > 0 {
 			if !hasDeadline || !b.sleep(ctx, wait) {
 				break
 			}
@@ -247,12 +276,12 @@ func (b *Backend) deliver(ctx context.Context) error {
 			}
 		case retry:
 			lastErr = out.err
-			q.attempts++
-			wait := b.backoff(q.attempts)
+			b.attempts++
+			wait := b.backoff(b.attempts)
 			if out.retryAfter > wait {
 				wait = min(out.retryAfter, 5*retryMax)
 			}
-			q.notBefore = b.now().Add(wait)
+			b.notBefore = b.now().Add(wait)
 			b.m.retries.Inc()
 			if !hasDeadline {
 				return b.pendingErr(lastErr)
@@ -277,14 +306,15 @@ func (b *Backend) deliver(ctx context.Context) error {
 			b.pop()
 		}
 	}
-	if len(b.queue) > 0 && lastErr != nil {
+	if n, _ := b.q.size(); n > 0 && lastErr != nil {
 		return b.pendingErr(lastErr)
 	}
 	return nil
 }
 
 func (b *Backend) pendingErr(err error) error {
-	return fmt.Errorf("%d series in %d requests queued for retry: %w", b.queuedSeries, len(b.queue), err)
+	n, series := b.q.size()
+	return fmt.Errorf("%d series in %d requests queued for retry: %w", series, n, err)
 }
 
 type class uint8

@@ -72,8 +72,19 @@ type Config struct {
 	// Timeout bounds each request; 0 means 30s.
 	Timeout Duration `toml:"timeout"`
 	// QueueLimit bounds the series waiting for delivery; past it the
-	// oldest requests are dropped and counted. 0 means 1000000.
+	// oldest requests are dropped and counted. 0 means 1000000. It does
+	// not apply with SpoolDir.
 	QueueLimit int `toml:"queue_limit"`
+	// SpoolDir, when not empty, is a directory (the agent's
+	// <state-dir>/remotewrite) where the requests waiting for delivery are
+	// kept instead of memory: they survive an outage up to SpoolMaxBytes, a
+	// restart and a kill -9, and are delivered in order with their
+	// original timestamps. Set by the agent from -state-dir.
+	SpoolDir string `toml:"-"`
+	// SpoolMaxBytes bounds the spool's disk use; 0 means 64 MiB. When
+	// full, the oldest requests are dropped and counted (reason
+	// "spool_full").
+	SpoolMaxBytes int64 `toml:"spool_max_bytes"`
 }
 
 // RegisterFlags registers the non-secret settings as -remotewrite-* flags.
@@ -222,6 +233,9 @@ func (c Config) resolve(getenv func(string) string, hostname func() (string, err
 		r.Timeout = Duration(DefaultTimeout)
 	case r.Timeout < 0:
 		return r, fmt.Errorf("remotewrite: timeout %v < 0", time.Duration(r.Timeout))
+	}
+	if r.SpoolMaxBytes < 0 {
+		return r, fmt.Errorf("remotewrite: spool_max_bytes %d < 0", r.SpoolMaxBytes)
 	}
 	switch {
 	case r.QueueLimit == 0:
