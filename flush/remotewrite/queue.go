@@ -65,7 +65,7 @@ func (q *memQueue) pop() error {
 }
 
 func (q *memQueue) size() (int, int) { return len(q.reqs), q.series }
-func (q *memQueue) close() error    { return nil }
+func (q *memQueue) close() error     { return nil }
 
 // recordVersion starts every spool record: [version][uvarint series][body].
 const recordVersion = 1
@@ -193,4 +193,4 @@ func (s *spoolQueue) pop() error {
 }
 
 func (s *spoolQueue) size() (int, int) { return s.q.Len(), s.series }
-func (s *spoolQueue) close() error    { return s.q.Close() }
+func (s *spoolQueue) close() error     { return s.q.Close() }
