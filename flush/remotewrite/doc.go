@@ -65,6 +65,16 @@
 // The queue is bounded (-remotewrite-queue-limit, 1,000,000 series): the
 // oldest requests go first and are counted. Close makes a last attempt.
 //
+// With a spool directory (Config.SpoolDir, set by the agent to
+// <state-dir>/remotewrite) the queue lives on disk (package spool), one
+// record per request: [version 1][uvarint series][snappy body]. It survives
+// an outage of any length up to SpoolMaxBytes (spool_max_bytes, 64 MiB), a
+// restart and a kill -9; New reopens it and the next Flush delivers what
+// the previous run left, in order and with its original timestamps (the
+// new run's counter totals start from zero after those: a reset). Past the
+// bound the oldest requests are dropped in segment steps and counted
+// (reason "spool_full"). Close keeps what is left for the next start.
+//
 // Metrics on /metrics: statsd_agent_remotewrite_requests_total{result},
 // _retries_total, _series_sent_total, _series_dropped_total{reason},
 // _queued_series, _queued_requests, _encode_seconds.
