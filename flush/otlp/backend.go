@@ -46,17 +46,14 @@ type Backend struct {
 	sleep  func(ctx context.Context, d time.Duration) bool
 	jitter func() float64
 
-	queue        []queued
-	queuedPoints int
-	rejecting    bool
-	warned       bool
-	partialWarn  bool
-}
-
-type queued struct {
-	request
-	attempts  int
-	notBefore time.Time
+	q       queue
+	spooled bool
+	// attempts and notBefore are the retry state of the queue's head.
+	attempts    int
+	notBefore   time.Time
+	rejecting   bool
+	warned      bool
+	partialWarn bool
 }
 
 // New returns a Backend. Metrics are registered on reg unless it is nil;
@@ -88,6 +85,19 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 		b.tr = t
 	default:
 		b.tr = &httpTransport{url: r.Endpoint, headers: r.Headers, client: &http.Client{Timeout: time.Duration(r.Timeout)}}
+	}
+	b.q = &memQueue{limit: r.QueueLimit}
+	if r.SpoolDir != "" {
+		sq, err := openSpool(r.SpoolDir, r.SpoolMaxBytes, b.log)
+		if err != nil {
+			b.tr.close()
+			return nil, err
+		}
+		b.q, b.spooled = sq, true
+		if n, points := sq.size(); n > 0 {
+			b.log.Info("OTLP exports spooled by the previous run will be delivered on the next flush", "exports", n, "data_points", points, "dir", r.SpoolDir)
+		}
+		b.updateGauges()
 	}
 	if r.RequestsPerSecond > 0 {
 		b.limiter = rate.NewLimiter(rate.Limit(r.RequestsPerSecond), max(1, int(r.RequestsPerSecond)))
@@ -153,28 +163,35 @@ func (b *Backend) encode(s *aggregate.Snapshot) ([]request, error) {
 // earlier flushes and delivers the queue in order until ctx's deadline.
 func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
 	reqs, err := b.encode(s)
-	b.enqueue(reqs)
+	qerr := b.enqueue(reqs)
 	derr := b.deliver(ctx)
-	if err != nil || derr != nil {
-		return fmt.Errorf("flush otlp: %w", errors.Join(err, derr))
+	if err != nil || qerr != nil || derr != nil {
+		return fmt.Errorf("flush otlp: %w", errors.Join(err, qerr, derr))
 	}
 	return nil
 }
 
 // Close makes a last attempt to deliver the queue within ctx's deadline,
-// closes the connection and reports what it could not deliver.
+// closes the connection and reports what it could not deliver. With a
+// spool, what is left stays on disk for the next start.
 func (b *Backend) Close(ctx context.Context) error {
 	defer b.tr.close()
-	if len(b.queue) == 0 {
-		return nil
-	}
 	err := b.deliver(ctx)
-	if len(b.queue) == 0 {
+	n, lost := b.q.size()
+	if b.spooled {
+		if n > 0 {
+			b.log.Info("undelivered OTLP exports kept in the spool for the next start", "exports", n, "data_points", lost)
+		}
+		if cerr := b.q.close(); cerr != nil {
+			return fmt.Errorf("otlp: closing the spool: %w", cerr)
+		}
 		return nil
 	}
-	lost := b.queuedPoints
+	if n == 0 {
+		return nil
+	}
 	b.m.dropped.WithLabelValues("closed").Add(float64(lost))
-	b.queue, b.queuedPoints = nil, 0
+	b.q = &memQueue{limit: b.cfg.QueueLimit}
 	b.updateGauges()
 	msg := fmt.Errorf("otlp: close: %d data points undelivered", lost)
 	if err != nil {
@@ -183,32 +200,37 @@ func (b *Backend) Close(ctx context.Context) error {
 	return msg
 }
 
-func (b *Backend) enqueue(reqs []request) {
-	for _, r := range reqs {
-		b.queue = append(b.queue, queued{request: r})
-		b.queuedPoints += r.points
+func (b *Backend) enqueue(reqs []request) error {
+	dropped, err := b.q.push(reqs)
+	if dropped > 0 {
+		reason := "overflow"
+		if b.spooled {
+			reason = "spool_full"
+		}
+		b.m.dropped.WithLabelValues(reason).Add(float64(dropped))
+		b.log.Warn("OTLP queue full: oldest exports dropped", "data_points", dropped, "reason", reason)
+		b.attempts, b.notBefore = 0, time.Time{}
 	}
-	for len(b.queue) > 0 && b.queuedPoints > b.cfg.QueueLimit {
-		n := b.queue[0].points
-		b.pop()
-		b.m.dropped.WithLabelValues("overflow").Add(float64(n))
+	if err != nil {
+		b.log.Error("writing OTLP exports to the spool failed", "error", err)
+		err = fmt.Errorf("spool: %w", err)
 	}
 	b.updateGauges()
+	return err
 }
 
 func (b *Backend) pop() {
-	b.queuedPoints -= b.queue[0].points
-	b.queue[0] = queued{}
-	b.queue = b.queue[1:]
-	if len(b.queue) == 0 {
-		b.queue = nil
+	b.attempts, b.notBefore = 0, time.Time{}
+	if err := b.q.pop(); err != nil {
+		b.log.Error("recording a delivery in the spool failed (it may be sent again after a restart)", "error", err)
 	}
 	b.updateGauges()
 }
 
 func (b *Backend) updateGauges() {
-	b.m.queued.Set(float64(b.queuedPoints))
-	b.m.queuedReqs.Set(float64(len(b.queue)))
+	n, points := b.q.size()
+	b.m.queued.Set(float64(points))
+	b.m.queuedReqs.Set(float64(n))
 }
 
 func (b *Backend) backoff(n int) time.Duration {
@@ -226,12 +248,17 @@ func (b *Backend) backoff(n int) time.Duration {
 func (b *Backend) deliver(ctx context.Context) error {
 	_, hasDeadline := ctx.Deadline()
 	var lastErr error
-	if len(b.queue) > 0 {
-		b.queue[0].notBefore = time.Time{}
-	}
-	for len(b.queue) > 0 && ctx.Err() == nil {
-		q := &b.queue[0]
-		if wait := q.notBefore.Sub(b.now()); wait > 0 {
+	b.notBefore = time.Time{} // each flush tries the head at once
+	for ctx.Err() == nil {
+		q, err := b.q.front()
+		if err != nil {
+			b.log.Error("reading the OTLP spool failed; exports stay queued", "error", err)
+			return fmt.Errorf("spool: %w", err)
+		}
+		if q == nil {
+			break
+		}
+		if wait := b.notBefore.Sub(b.now()); wait > 0 {
 			if !hasDeadline || !b.sleep(ctx, wait) {
 				break
 			}
@@ -244,7 +271,7 @@ func (b *Backend) deliver(ctx context.Context) error {
 				break
 			}
 		}
-		out := b.tr.export(ctx, &q.request)
+		out := b.tr.export(ctx, q)
 		switch out.class {
 		case delivered:
 			if out.rejectedPoints > 0 || out.message != "" {
@@ -267,12 +294,12 @@ func (b *Backend) deliver(ctx context.Context) error {
 		case retry:
 			b.m.exports.WithLabelValues("retryable").Inc()
 			lastErr = out.err
-			q.attempts++
-			wait := b.backoff(q.attempts)
+			b.attempts++
+			wait := b.backoff(b.attempts)
 			if out.retryAfter > wait {
 				wait = min(out.retryAfter, 5*retryMax)
 			}
-			q.notBefore = b.now().Add(wait)
+			b.notBefore = b.now().Add(wait)
 			b.m.retries.Inc()
 			if !hasDeadline {
 				return b.pendingErr(lastErr)
@@ -290,12 +317,13 @@ func (b *Backend) deliver(ctx context.Context) error {
 			b.pop()
 		}
 	}
-	if len(b.queue) > 0 && lastErr != nil {
+	if n, _ := b.q.size(); n > 0 && lastErr != nil {
 		return b.pendingErr(lastErr)
 	}
 	return nil
 }
 
 func (b *Backend) pendingErr(err error) error {
-	return fmt.Errorf("%d data points in %d exports queued for retry: %w", b.queuedPoints, len(b.queue), err)
+	n, points := b.q.size()
+	return fmt.Errorf("%d data points in %d exports queued for retry: %w", points, n, err)
 }

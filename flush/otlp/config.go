@@ -75,7 +75,16 @@ type Config struct {
 	Timeout Duration `toml:"timeout"`
 	// QueueLimit bounds the data points waiting for delivery; past it the
 	// oldest exports are dropped and counted. 0 means 1000000.
+	// It does not apply with SpoolDir.
 	QueueLimit int `toml:"queue_limit"`
+	// SpoolDir, when not empty, is a directory (the agent's
+	// <state-dir>/otlp) where the exports waiting for delivery are kept
+	// instead of memory: they survive an outage up to SpoolMaxBytes, a
+	// restart and a kill -9. Set by the agent from -state-dir.
+	SpoolDir string `toml:"-"`
+	// SpoolMaxBytes bounds the spool's disk use; 0 means 64 MiB; past it
+	// the oldest exports are dropped and counted (reason "spool_full").
+	SpoolMaxBytes int64 `toml:"spool_max_bytes"`
 }
 
 // RegisterFlags registers the settings as -otlp-* flags (headers, which
@@ -235,6 +244,9 @@ func (c Config) resolve(hostname func() (string, error)) (resolved, error) {
 		r.Timeout = Duration(DefaultTimeout)
 	case r.Timeout < 0:
 		return r, fmt.Errorf("otlp: timeout %v < 0", time.Duration(r.Timeout))
+	}
+	if r.SpoolMaxBytes < 0 {
+		return r, fmt.Errorf("otlp: spool_max_bytes %d < 0", r.SpoolMaxBytes)
 	}
 	switch {
 	case r.QueueLimit == 0:

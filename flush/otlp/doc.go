@@ -44,7 +44,11 @@
 // export and is logged once with the server's message (a google.rpc.Status
 // body is decoded). A partial success is logged once and its rejected
 // points counted. The queue is bounded (-otlp-queue-limit, 1,000,000 data
-// points, oldest dropped first).
+// points, oldest dropped first). With a spool directory (Config.SpoolDir,
+// set by the agent to <state-dir>/otlp) it lives on disk instead, one
+// record per export ([version 1][uvarint data points][protobuf body]),
+// bounded by spool_max_bytes (64 MiB, drops counted as "spool_full"), and
+// survives restarts: the next run sends it first.
 //
 // Metrics on /metrics: statsd_agent_otlp_exports_total{result},
 // _retries_total, _data_points_sent_total, _data_points_dropped_total{reason},

@@ -140,7 +140,14 @@ func newGRPCTransport(r resolved) (*grpcTransport, error) {
 func (t *grpcTransport) export(ctx context.Context, r *request) outcome {
 	ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(ctx, t.md), t.timeout)
 	defer cancel()
-	resp, err := t.client.Export(ctx, r.msg)
+	msg := r.msg
+	if msg == nil { // read back from the spool
+		msg = &colmetricspb.ExportMetricsServiceRequest{}
+		if err := proto.Unmarshal(r.body, msg); err != nil {
+			return outcome{class: rejected, err: fmt.Errorf("spooled export: %w", err)}
+		}
+	}
+	resp, err := t.client.Export(ctx, msg)
 	if err == nil {
 		if ps := resp.GetPartialSuccess(); ps != nil {
 			return outcome{class: delivered, rejectedPoints: ps.RejectedDataPoints, message: ps.ErrorMessage}
