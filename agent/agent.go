@@ -34,6 +34,7 @@ import (
 	"github.com/statsd-agent/statsd-agent/server/tcp"
 	"github.com/statsd-agent/statsd-agent/server/udp"
 	"github.com/statsd-agent/statsd-agent/server/unixgram"
+	"github.com/statsd-agent/statsd-agent/spool"
 	"golang.org/x/time/rate"
 )
 
@@ -476,38 +477,8 @@ func (a *Agent) saveState() error {
 	if err := os.MkdirAll(a.cfg.StateDir, 0o750); err != nil {
 		return fmt.Errorf("agent: state: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(a.cfg.StateDir, stateFile), b); err != nil {
+	if err := spool.WriteFileAtomic(filepath.Join(a.cfg.StateDir, stateFile), b, 0o640); err != nil {
 		return fmt.Errorf("agent: state: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic writes a temporary file beside path, syncs it and renames
-// it over path, so a crash leaves either the old or the new file.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

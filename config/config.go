@@ -19,6 +19,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/statsd-agent/statsd-agent/aggregate"
+	"github.com/statsd-agent/statsd-agent/anomaly"
 	"github.com/statsd-agent/statsd-agent/flush/monitis"
 	"github.com/statsd-agent/statsd-agent/flush/netuitive"
 	"github.com/statsd-agent/statsd-agent/netstat"
@@ -107,6 +108,7 @@ type File struct {
 	Monitis   monitis.Config   `toml:"monitis"`
 	Netuitive netuitive.Config `toml:"netuitive"`
 	Netstat   netstat.Config   `toml:"netstat"`
+	Anomaly   anomaly.Config   `toml:"anomaly"`
 }
 
 // Parser holds the protocol's compatibility switches.
@@ -209,6 +211,11 @@ func (f *File) Validate() error {
 	case "", "delete", "zero":
 	default:
 		errs = append(errs, fmt.Errorf("idle %q: want \"delete\" or \"zero\"", f.Idle))
+	}
+	if f.Anomaly.Enabled {
+		if _, err := anomaly.New(f.Anomaly, nil, nil); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := f.Aggregate().Validate(); err != nil {
 		errs = append(errs, err)

@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/statsd-agent/statsd-agent/agent"
+	"github.com/statsd-agent/statsd-agent/anomaly"
 	"github.com/statsd-agent/statsd-agent/config"
 	"github.com/statsd-agent/statsd-agent/flush"
 	"github.com/statsd-agent/statsd-agent/flush/jsonl"
@@ -42,6 +43,7 @@ import (
 	"github.com/statsd-agent/statsd-agent/ratelimit"
 	"github.com/statsd-agent/statsd-agent/secret"
 	"github.com/statsd-agent/statsd-agent/server/admin"
+	"github.com/statsd-agent/statsd-agent/status"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; by
@@ -170,6 +172,7 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		return nil
 	})
 	fs.StringVar(&f.StateDir, "state-dir", f.StateDir, "`directory` for what survives restarts: gauges, undelivered backend data (default: none)")
+	fs.Int64Var(&f.Monitis.SpoolMaxBytes, "spool-max-bytes", f.Monitis.SpoolMaxBytes, "bound of the Monitis disk spool in the state directory (0 means 64 MiB)")
 	fs.StringVar(&f.StdoutFile, "stdout-file", f.StdoutFile, "write the stdout backend's JSON lines to this `file` (appending)")
 	fs.StringVar(&f.LogLevel, "log-level", f.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&f.LogFormat, "log-format", f.LogFormat, "log `format`: text or json")
@@ -178,6 +181,7 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	f.Monitis.RegisterFlags(fs)
 	f.Netuitive.RegisterFlags(fs)
 	f.Netstat.RegisterFlags(fs)
+	f.Anomaly.RegisterFlags(fs)
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -279,7 +283,7 @@ func backendConfig(f *config.File, name string) any {
 	case "stdout":
 		return f.StdoutFile
 	case "monitis":
-		return []any{f.Monitis, f.Netstat.Prefix}
+		return []any{f.Monitis, f.Netstat.Prefix, f.StateDir}
 	case "netuitive":
 		return []any{f.Netuitive, f.StateDir}
 	}
@@ -331,6 +335,9 @@ func (bb *backendBuilder) build(f *config.File) ([]flush.Backend, map[string]bui
 			mc := f.Monitis
 			if mc.NetstatPrefix == "" {
 				mc.NetstatPrefix = f.Netstat.Prefix // find the probe's series under its prefix
+			}
+			if f.StateDir != "" {
+				mc.SpoolDir = filepath.Join(f.StateDir, "monitis")
 			}
 			b, err = monitis.New(mc, bb.logger.With("backend", "monitis"), replacing{bb.reg})
 		case "netuitive":
@@ -467,6 +474,7 @@ func (s *server) reload() error {
 		{"read_buffer", old.ReadBuffer, nf.ReadBuffer}, {"parser", old.Parser, nf.Parser},
 		{"state_dir", old.StateDir, nf.StateDir}, {"rate_limit", old.RateLimit, nf.RateLimit}, {"rate_limit_burst", old.RateLimitBurst, nf.RateLimitBurst},
 		{"log_level", old.LogLevel, nf.LogLevel}, {"log_format", old.LogFormat, nf.LogFormat},
+		{"anomaly", old.Anomaly, nf.Anomaly},
 	} {
 		if !reflect.DeepEqual(c.old, c.new) {
 			s.logger.Warn("reload: this setting only changes on restart", "key", c.key)
@@ -490,6 +498,25 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	bb.prev = built
+
+	// Processors see every snapshot before the backends: the anomaly
+	// detector adds its events first, then the status page records it all.
+	var det *anomaly.Detector
+	if f.Anomaly.Enabled {
+		if det, err = anomaly.New(f.Anomaly, logger.With("part", "anomaly"), reg); err != nil {
+			return err
+		}
+		if f.StateDir != "" {
+			if err := det.Load(f.StateDir); err != nil {
+				logger.Warn("anomaly baselines not restored", "err", err)
+			}
+		}
+	}
+	page := status.New(status.Config{Anomaly: det, Version: versionString()})
+	procs := []flush.Processor{page}
+	if det != nil {
+		procs = []flush.Processor{det, page}
+	}
 	a, err := agent.New(agent.Config{
 		UDP:            f.UDP,
 		UDPReaders:     f.UDPReaders,
@@ -506,6 +533,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		Parser:         protocol.Options{UnknownTypeAsCounter: f.Parser.UnknownTypeAsCounter, NoGaugeDeltas: f.Parser.NoGaugeDeltas, NoSanitize: f.Parser.NoSanitize},
 		FlushTimeout:   time.Duration(f.FlushTimeout),
 		Registerer:     reg,
+		Processors:     procs,
 	}, backends, logger)
 	if err != nil {
 		for _, b := range backends {
@@ -515,6 +543,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	page.SetSource(status.AgentSource(a, reg))
 	started := time.Now()
 	srv := &server{args: o.args, logger: logger, a: a, bb: bb, file: *f, ctx: ctx, reg: reg}
 
@@ -525,7 +554,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			token = secret.String(os.Getenv("STATSD_AGENT_HTTP_TOKEN"))
 		}
 		httpSrv, err = admin.Listen(admin.Config{Addr: f.HTTP, Gatherer: reg, Logger: logger, Token: token,
-			Reload: srv.reload, ReloadFromAnywhere: f.ReloadFromAnywhere,
+			Reload: srv.reload, ReloadFromAnywhere: f.ReloadFromAnywhere, Routes: page.Routes(),
 			Health: func() admin.Health {
 				h := admin.Health{Status: "ok", Version: versionString(), UptimeSeconds: time.Since(started).Seconds(), Backends: a.Backends()}
 				if addr := a.UDPAddr(); addr != nil {
@@ -577,7 +606,15 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	logger.Info("statsd-agent started", attrs...)
 
+	if det != nil && f.StateDir != "" {
+		go func() { _ = det.Autosave(ctx, f.StateDir, 10*time.Minute) }()
+	}
 	err = a.Run(ctx)
+	if det != nil && f.StateDir != "" {
+		if serr := det.Save(f.StateDir); serr != nil {
+			logger.Error("anomaly baselines not saved", "err", serr)
+		}
+	}
 	if httpSrv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = httpSrv.Shutdown(sctx)
