@@ -27,8 +27,11 @@ import (
 // and waits for one 10 s flush:
 //
 //	npm install --prefix /tmp/ref statsd
-//	STATSD_REFERENCE=/tmp/ref/node_modules/statsd/stats.js go test ./interop -run TestReferenceServer
+//	STATSD_REFERENCE=/tmp/ref/node_modules/statsd/stats.js go test -parallel 8 ./interop
+//
+// (each reference run waits about 11 s; -parallel runs them side by side)
 func TestReferenceServer(t *testing.T) {
+	t.Parallel()
 	statsJS := os.Getenv("STATSD_REFERENCE")
 	if statsJS == "" {
 		t.Skip("set STATSD_REFERENCE to the reference server's stats.js to run it")
@@ -348,6 +351,7 @@ var parityLines = []string{
 // parityLines, one datagram each, to the reference server and to the agent
 // and compares the whole flushes.
 func TestReferenceLines(t *testing.T) {
+	t.Parallel()
 	statsJS := os.Getenv("STATSD_REFERENCE")
 	if statsJS == "" {
 		t.Skip("set STATSD_REFERENCE to the reference server's stats.js to run it")
