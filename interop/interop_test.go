@@ -286,6 +286,7 @@ func run(t *testing.T, argv []string, addr net.Addr) {
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], host, port)...)
+	cmd.Env = clientEnv()
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil {
@@ -294,6 +295,20 @@ func run(t *testing.T, argv []string, addr net.Addr) {
 	if stderr.Len() > 0 {
 		t.Errorf("%s wrote output: %s", strings.Join(cmd.Args, " "), stderr.Bytes())
 	}
+}
+
+// clientEnv is the environment without the variables clients read to add
+// global tags or extension fields (hot-shots reads DD_TAGS, DD_ENV, ...),
+// so the datagrams do not depend on the machine.
+func clientEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "DD_") || strings.HasPrefix(kv, "DATADOG_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // capture runs the client against a plain UDP socket and returns the
