@@ -33,9 +33,10 @@
 // win over a tag of the same name, which is kept as exported_<name>, as
 // Prometheus does for conflicting target labels.
 //
-// Two StatsD series that map to the same Prometheus series (a.b and a_b, or
-// a gauge and a timer of one name) cannot both be sent: the first in
-// snapshot order wins, the other is dropped and counted.
+// Two StatsD series that map to the same Prometheus series (a.b and a_b, a
+// gauge and a timer of one name, or a gauge lat_count beside a timer lat,
+// whose classic lat_count series it would hit) cannot both be sent: the
+// first in snapshot order wins, the other is dropped and counted.
 //
 // Counter totals and histograms restart from zero when the agent restarts,
 // which Prometheus' rate() and increase() see as a counter reset. A series
@@ -214,10 +215,32 @@ func (c *Converter) Convert(s *aggregate.Snapshot) Result {
 			delete(c.state, k)
 			continue
 		}
+		ids := []string{k}
+		if st.kind == Histogram {
+			ids = append(ids, identity(st.name+"_count", st.labels), identity(st.name+"_sum", st.labels))
+		}
+		if !c.claim(ids...) {
+			r.Duplicates++
+			continue
+		}
 		r.Series = append(r.Series, st.series())
 	}
 	slices.SortFunc(r.Series, compareSeries)
 	return r
+}
+
+// claim marks Prometheus series identities as taken for this flush; it
+// fails, taking none, when one of them already is.
+func (c *Converter) claim(ids ...string) bool {
+	for _, id := range ids {
+		if _, dup := c.seen[id]; dup {
+			return false
+		}
+	}
+	for _, id := range ids {
+		c.seen[id] = struct{}{}
+	}
+	return true
 }
 
 func compareSeries(a, b Series) int {
@@ -264,11 +287,10 @@ func (c *Converter) convertOne(in *aggregate.Series, now time.Time, r *Result) {
 			name += "_total"
 		}
 		id := identity(name, labels)
-		if _, dup := c.seen[id]; dup {
+		if !c.claim(id) {
 			r.Duplicates++
 			return
 		}
-		c.seen[id] = struct{}{}
 		st := c.state[id]
 		if st == nil || st.kind != Counter {
 			st = &state{name: name, labels: labels, kind: Counter}
@@ -278,24 +300,23 @@ func (c *Converter) convertOne(in *aggregate.Series, now time.Time, r *Result) {
 		st.lastSeen = now
 		r.Series = append(r.Series, st.series())
 	case protocol.Gauge, protocol.Set:
-		id := identity(base, labels)
-		if _, dup := c.seen[id]; dup {
+		if !c.claim(identity(base, labels)) {
 			r.Duplicates++
 			return
 		}
-		c.seen[id] = struct{}{}
 		r.Series = append(r.Series, Series{Name: base, Labels: labels, Kind: Gauge, Value: in.Value})
 	case protocol.Timer, protocol.Histogram, protocol.Distribution:
 		d := in.Dist
 		if d == nil {
 			return
 		}
+		// The classic _count and _sum series are claimed with the
+		// histogram, so that no gauge or counter can collide with them.
 		id := identity(base, labels)
-		if _, dup := c.seen[id]; dup {
+		if !c.claim(id, identity(base+"_count", labels), identity(base+"_sum", labels)) {
 			r.Duplicates++
 			return
 		}
-		c.seen[id] = struct{}{}
 		st := c.state[id]
 		if st == nil || st.kind != Histogram {
 			st = &state{name: base, labels: labels, kind: Histogram, acc: &expohist.Accumulator{}}
@@ -327,12 +348,10 @@ func (c *Converter) convertOne(in *aggregate.Series, now time.Time, r *Result) {
 			}
 			q := strconv.FormatFloat(p.Threshold/100, 'g', -1, 64)
 			ql := c.labels(in.Tags, &Label{"quantile", q})
-			qid := identity(qname, ql)
-			if _, dup := c.seen[qid]; dup {
+			if !c.claim(identity(qname, ql)) {
 				r.Duplicates++
 				continue
 			}
-			c.seen[qid] = struct{}{}
 			r.Series = append(r.Series, Series{Name: qname, Labels: ql, Kind: Gauge, Value: p.Bound})
 		}
 	}

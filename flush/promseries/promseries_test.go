@@ -117,3 +117,24 @@ func tags(kv ...string) []protocol.Tag {
 	}
 	return out
 }
+
+// TestClassicNamesClaimed: a gauge that would hit a timer's classic
+// lat_count series is dropped, in the snapshot and while the timer is idle.
+func TestClassicNamesClaimed(t *testing.T) {
+	c, err := New(Options{NoPercentiles: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &aggregate.DistStats{Count: 1, N: 1, Sum: 1}
+	tm := aggregate.Series{Name: "lat", Type: protocol.Timer, Dist: d}
+	g := aggregate.Series{Name: "lat.count", Type: protocol.Gauge, Value: 3}
+	r := c.Convert(&aggregate.Snapshot{Time: time.Unix(10, 0), Series: []aggregate.Series{tm, g}})
+	if r.Duplicates != 1 || len(r.Series) != 1 || r.Series[0].Name != "lat" {
+		t.Fatalf("flush 1: %+v", r)
+	}
+	// The timer is idle and repeated; the gauge comes first now and wins.
+	r = c.Convert(&aggregate.Snapshot{Time: time.Unix(20, 0), Series: []aggregate.Series{g}})
+	if r.Duplicates != 1 || len(r.Series) != 1 || r.Series[0].Name != "lat_count" {
+		t.Fatalf("flush 2: %+v", r)
+	}
+}
