@@ -190,6 +190,9 @@ func (a *Agent) register(reg prometheus.Registerer, m *ingest.Metrics) error {
 	cs := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "statsd_agent_series",
 			Help: "Series in the last flush."}, func() float64 { return float64(a.series.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "statsd_agent_approximated_series_total",
+			Help: "Timer/histogram/distribution series whose percentiles came from the 1% sketch because they held more values than max_timer_values (counted per flush)."},
+			func() float64 { _, t := a.agg.Approximated(); return float64(t) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "statsd_agent_overflow_series_total",
 			Help: "Series folded into statsd_agent.overflow by a cardinality budget (counted per interval)."},
 			func() float64 { _, t := a.agg.Overflow(); return float64(t.Series) }),

@@ -351,7 +351,22 @@ func (a *Aggregator) FlushPartial(now time.Time, elapsed time.Duration) *Snapsho
 
 	sort.Slice(series, func(i, j int) bool { return seriesLess(&series[i], &series[j]) })
 	snap.Series = series
+	approx := 0
+	for i := range series {
+		if series[i].Dist != nil && series[i].Dist.Approximate {
+			approx++
+		}
+	}
+	a.approxLast, a.approxTotal = approx, a.approxTotal+uint64(approx)
 	return snap
+}
+
+// Approximated returns the number of distribution series whose percentiles
+// came from the sketch in the last Flush, and since the start.
+func (a *Aggregator) Approximated() (last int, total uint64) {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	return a.approxLast, a.approxTotal
 }
 
 func seriesLess(a, b *Series) bool {

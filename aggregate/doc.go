@@ -40,6 +40,24 @@
 //     arrival order rather than sorted order).
 //   - set: the number of unique members.
 //
+// # Memory
+//
+// Measured with 100,000 series named like "app.service.metric.N" with two
+// tags, after two intervals (so both of a shard's double-buffered maps hold
+// an entry): about 890 bytes per counter series, 900 per timer series
+// holding one value, and 1,000 per gauge series (which also has carried
+// state). A distribution series adds 8 bytes per value received in the
+// interval, up to MaxValues (80 KiB at the default 10,000), and past that a
+// DDSketch of a few KiB whatever the number of values. An idle series is
+// evicted from the shards after two idle intervals.
+//
+// # Cardinality budgets
+//
+// With MaxSeries or MaxSeriesPerName set, a new series beyond a budget is
+// folded into the OverflowName series of its type, so totals stay right;
+// Overflow reports how many series and samples were folded and the metric
+// names that caused it.
+//
 // # Idle series
 //
 // By default a counter, timer or set that received nothing in an interval is
