@@ -126,6 +126,9 @@ type Converter struct {
 	reserved map[string]bool
 	state    map[string]*state
 	seen     map[string]struct{} // scratch: series emitted this flush
+	entries  map[string]*entry   // by StatsD identity
+	keyBuf   []byte
+	swept    time.Time
 }
 
 // state is the running state of one counter or histogram.
@@ -143,7 +146,7 @@ type state struct {
 
 // New returns a Converter.
 func New(opt Options) (*Converter, error) {
-	c := &Converter{opt: opt, schema: expohist.DefaultSchema, state: map[string]*state{}, seen: map[string]struct{}{}}
+	c := &Converter{opt: opt, schema: expohist.DefaultSchema, state: map[string]*state{}, seen: map[string]struct{}{}, entries: map[string]*entry{}}
 	if opt.Schema != nil {
 		c.schema = *opt.Schema
 	}
@@ -225,6 +228,16 @@ func (c *Converter) Convert(s *aggregate.Snapshot) Result {
 		}
 		r.Series = append(r.Series, st.series())
 	}
+	// Forget the mappings of series idle for IdleTimeout (checked once
+	// per IdleTimeout/4, not every flush).
+	if s.Time.Sub(c.swept) >= c.opt.IdleTimeout/4 {
+		c.swept = s.Time
+		for k, e := range c.entries {
+			if s.Time.Sub(e.lastSeen) >= c.opt.IdleTimeout {
+				delete(c.entries, k)
+			}
+		}
+	}
 	slices.SortFunc(r.Series, compareSeries)
 	return r
 }
@@ -277,49 +290,99 @@ func identity(name string, labels []Label) string {
 	return b.String()
 }
 
-func (c *Converter) convertOne(in *aggregate.Series, now time.Time, r *Result) {
+// entry caches what a StatsD series maps to, so that a series seen again
+// costs a map lookup rather than sanitising and sorting its labels.
+type entry struct {
+	name     string   // metric name (a counter's with _total)
+	labels   []Label  // sorted
+	ids      []string // identities to claim: the series' own first
+	quantile []qentry // percentile gauges, by threshold
+	lastSeen time.Time
+}
+
+type qentry struct {
+	threshold float64
+	labels    []Label
+	id        string
+}
+
+// lookup returns the cached mapping of a series, building it on first use.
+func (c *Converter) lookup(in *aggregate.Series, now time.Time) *entry {
+	k := append(c.keyBuf[:0], in.Name...)
+	k = append(k, 0, byte(in.Type))
+	for _, t := range in.Tags {
+		k = append(k, 0)
+		k = append(k, t.Key...)
+		k = append(k, 1)
+		k = append(k, t.Value...)
+	}
+	c.keyBuf = k
+	if e, ok := c.entries[string(k)]; ok {
+		e.lastSeen = now
+		return e
+	}
 	base := c.opt.Prefix + SanitizeName(in.Name)
-	labels := c.labels(in.Tags, nil)
+	e := &entry{name: base, labels: c.labels(in.Tags, nil), lastSeen: now}
+	switch {
+	case in.Type == protocol.Counter:
+		if !strings.HasSuffix(base, "_total") {
+			e.name += "_total"
+		}
+		e.ids = []string{identity(e.name, e.labels)}
+	case in.Type.IsDistribution():
+		// The classic _count and _sum series are claimed with the
+		// histogram, so that no gauge or counter can collide with them.
+		e.ids = []string{identity(base, e.labels), identity(base+"_count", e.labels), identity(base+"_sum", e.labels)}
+	default:
+		e.ids = []string{identity(base, e.labels)}
+	}
+	c.entries[string(k)] = e
+	return e
+}
+
+// quantileEntry returns the cached percentile gauge of a threshold.
+func (c *Converter) quantileEntry(e *entry, in *aggregate.Series, threshold float64) *qentry {
+	for i := range e.quantile {
+		if e.quantile[i].threshold == threshold {
+			return &e.quantile[i]
+		}
+	}
+	q := strconv.FormatFloat(threshold/100, 'g', -1, 64)
+	ql := c.labels(in.Tags, &Label{"quantile", q})
+	e.quantile = append(e.quantile, qentry{threshold: threshold, labels: ql, id: identity(e.name+"_quantile", ql)})
+	return &e.quantile[len(e.quantile)-1]
+}
+
+func (c *Converter) convertOne(in *aggregate.Series, now time.Time, r *Result) {
+	if in.Type < protocol.Counter || in.Type > protocol.Set {
+		return
+	}
+	e := c.lookup(in, now)
+	if in.Type.IsDistribution() && in.Dist == nil {
+		return
+	}
+	if !c.claim(e.ids...) {
+		r.Duplicates++
+		return
+	}
+	id := e.ids[0]
 	switch in.Type {
 	case protocol.Counter:
-		name := base
-		if !strings.HasSuffix(name, "_total") {
-			name += "_total"
-		}
-		id := identity(name, labels)
-		if !c.claim(id) {
-			r.Duplicates++
-			return
-		}
 		st := c.state[id]
 		if st == nil || st.kind != Counter {
-			st = &state{name: name, labels: labels, kind: Counter}
+			st = &state{name: e.name, labels: e.labels, kind: Counter}
 			c.state[id] = st
 		}
 		st.total += in.Value
 		st.lastSeen = now
 		r.Series = append(r.Series, st.series())
 	case protocol.Gauge, protocol.Set:
-		if !c.claim(identity(base, labels)) {
-			r.Duplicates++
-			return
-		}
-		r.Series = append(r.Series, Series{Name: base, Labels: labels, Kind: Gauge, Value: in.Value})
+		r.Series = append(r.Series, Series{Name: e.name, Labels: e.labels, Kind: Gauge, Value: in.Value})
 	case protocol.Timer, protocol.Histogram, protocol.Distribution:
 		d := in.Dist
-		if d == nil {
-			return
-		}
-		// The classic _count and _sum series are claimed with the
-		// histogram, so that no gauge or counter can collide with them.
-		id := identity(base, labels)
-		if !c.claim(id, identity(base+"_count", labels), identity(base+"_sum", labels)) {
-			r.Duplicates++
-			return
-		}
 		st := c.state[id]
 		if st == nil || st.kind != Histogram {
-			st = &state{name: base, labels: labels, kind: Histogram, acc: &expohist.Accumulator{}}
+			st = &state{name: e.name, labels: e.labels, kind: Histogram, acc: &expohist.Accumulator{}}
 			c.state[id] = st
 		}
 		st.lastSeen = now
@@ -341,18 +404,17 @@ func (c *Converter) convertOne(in *aggregate.Series, now time.Time, r *Result) {
 		if c.opt.NoPercentiles || d.N == 0 {
 			return
 		}
-		qname := base + "_quantile"
+		qname := e.name + "_quantile"
 		for _, p := range d.Percentiles {
 			if p.Threshold <= 0 || p.Threshold > 100 {
 				continue
 			}
-			q := strconv.FormatFloat(p.Threshold/100, 'g', -1, 64)
-			ql := c.labels(in.Tags, &Label{"quantile", q})
-			if !c.claim(identity(qname, ql)) {
+			q := c.quantileEntry(e, in, p.Threshold)
+			if !c.claim(q.id) {
 				r.Duplicates++
 				continue
 			}
-			r.Series = append(r.Series, Series{Name: qname, Labels: ql, Kind: Gauge, Value: p.Bound})
+			r.Series = append(r.Series, Series{Name: qname, Labels: q.labels, Kind: Gauge, Value: p.Bound})
 		}
 	}
 }
