@@ -107,13 +107,15 @@ type Aggregator struct {
 	mu     sync.Mutex // guards shards
 	shards []*Shard
 
-	flushMu    sync.Mutex // serialises Flush
-	gauges     map[string]*gaugeState
-	idle       map[string]*idleState
-	merged     map[string]*entry // reused merge buffer
-	lastOver   OverflowStats     // folding in the last Flush
-	overTotals OverflowStats     // folding since the start
-	scratch    []float64         // reused by exactStats
+	flushMu     sync.Mutex // serialises Flush
+	gauges      map[string]*gaugeState
+	idle        map[string]*idleState
+	merged      map[string]*entry // reused merge buffer
+	lastOver    OverflowStats     // folding in the last Flush
+	approxLast  int
+	approxTotal uint64
+	overTotals  OverflowStats // folding since the start
+	scratch     []float64     // reused by exactStats
 }
 
 type gaugeState struct {
