@@ -147,6 +147,15 @@ var clients = []client{
 			wantDuration, wantTagged("interop.tagged"), wantTagged("interop.tagged_graphite"), wantTagged("interop.tagged_influx")),
 	},
 	{
+		// The same client packing its lines into multi-metric datagrams.
+		name: "go-buffered",
+		prepare: func(t *testing.T) []string {
+			return append(prepareGo(t), "-buffered")
+		},
+		want: append(append([]series(nil), wantCommon...),
+			wantDuration, wantTagged("interop.tagged"), wantTagged("interop.tagged_graphite"), wantTagged("interop.tagged_influx")),
+	},
+	{
 		name: "python",
 		prepare: func(t *testing.T) []string {
 			return prepareInterpreter(t, "/usr/bin/python3", "python3-statsd (jsocol/pystatsd)",

@@ -1,15 +1,19 @@
 // Command go-client sends the statsd-agent interop workload through
 // github.com/cactus/go-statsd-client/v5.
 //
-// Usage: go-client HOST PORT
+// Usage: go-client [-buffered] HOST PORT
 //
-// The client samples randomly (rand.Float32() < rate); SetSamplerFunc forces
+// With -buffered the client's buffered sender packs lines into datagrams of
+// at most 1432 bytes (its default), sent when full and on Close; the flush
+// interval is set far beyond the run so the packing does not depend on
+// timing. The client samples randomly (rand.Float32() < rate); SetSamplerFunc forces
 // every call in, so the rate-0.1 calls are always sent, with their "|@0.1"
 // field, and nothing is dropped client-side. Tags go out in the client's
 // three formats, one client (and one metric name) per format.
 package main
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -19,11 +23,13 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: go-client HOST PORT")
+	buffered := flag.Bool("buffered", false, "pack lines into datagrams with the buffered sender")
+	flag.Parse()
+	if flag.NArg() != 2 {
+		fmt.Fprintln(os.Stderr, "usage: go-client [-buffered] HOST PORT")
 		os.Exit(2)
 	}
-	if err := run(net.JoinHostPort(os.Args[1], os.Args[2])); err != nil {
+	if err := run(net.JoinHostPort(flag.Arg(0), flag.Arg(1)), *buffered); err != nil {
 		fmt.Fprintln(os.Stderr, "go-client:", err)
 		os.Exit(1)
 	}
@@ -31,8 +37,13 @@ func main() {
 
 func always(float32) bool { return true }
 
-func newClient(addr string, tf statsd.TagFormat) (*statsd.Client, error) {
-	s, err := statsd.NewClientWithConfig(&statsd.ClientConfig{Address: addr, TagFormat: tf})
+func newClient(addr string, tf statsd.TagFormat, buffered bool) (*statsd.Client, error) {
+	s, err := statsd.NewClientWithConfig(&statsd.ClientConfig{
+		Address:       addr,
+		TagFormat:     tf,
+		UseBuffered:   buffered,
+		FlushInterval: time.Hour, // only size and Close flush
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -41,8 +52,8 @@ func newClient(addr string, tf statsd.TagFormat) (*statsd.Client, error) {
 	return c, nil
 }
 
-func run(addr string) (err error) {
-	c, err := newClient(addr, statsd.SuffixOctothorpe)
+func run(addr string, buffered bool) (err error) {
+	c, err := newClient(addr, statsd.SuffixOctothorpe, buffered)
 	if err != nil {
 		return err
 	}
@@ -103,7 +114,7 @@ func run(addr string) (err error) {
 		{"interop.tagged_graphite", statsd.InfixSemicolon},
 		{"interop.tagged_influx", statsd.InfixComma},
 	} {
-		ic, err := newClient(addr, f.tf)
+		ic, err := newClient(addr, f.tf, buffered)
 		if err != nil {
 			return err
 		}
