@@ -1,8 +1,9 @@
 // Package interop checks statsd-agent against real StatsD client libraries.
 //
 // For each of five widely used clients (Go: cactus/go-statsd-client v5,
-// Python: jsocol/pystatsd, Ruby: statsd-ruby, Node: hot-shots, Perl:
-// Net::Statsd) a small program under clients/ sends one fixed workload
+// once unbuffered and once with its buffered sender packing lines into
+// multi-metric datagrams; Python: jsocol/pystatsd; Ruby: statsd-ruby;
+// Node: hot-shots; Perl: Net::Statsd) a small program under clients/ sends one fixed workload
 // through that client's public API: counters (increment, add, decrement and
 // one call at sample rate 0.1), gauges (set, positive and negative delta,
 // and the client's way of setting a negative value), timers (1..10 ms and
@@ -43,8 +44,11 @@
 // A test skips, saying what is missing, when its language runtime or client
 // library is not installed, so `go test ./...` passes anywhere. CI installs:
 //
-//	apt-get install -y python3-statsd libnet-statsd-perl ruby ruby-statsd nodejs npm
-//	(cd interop/clients/node && npm ci --omit=optional)
+//	apt-get install -y python3-statsd libnet-statsd-perl ruby ruby-statsd
+//	(cd interop/clients/node && npm ci --omit=optional --no-audit --no-fund)
+//
+// (node and npm come with the nodejs package; the Go client needs only the
+// module's own dependencies.)
 //
 // The package has no non-test code besides this comment.
 package interop
