@@ -3,8 +3,8 @@
 // For each of five widely used clients (Go: cactus/go-statsd-client v5,
 // once unbuffered and once with its buffered sender packing lines into
 // multi-metric datagrams; Python: jsocol/pystatsd; Ruby: statsd-ruby;
-// Node: hot-shots; Perl: Net::Statsd) a small program under clients/ sends one fixed workload
-// through that client's public API: counters (increment, add, decrement and
+// Node: hot-shots; Perl: Net::Statsd) a small program under clients/ sends
+// one fixed workload through that client's public API: counters (increment, add, decrement and
 // one call at sample rate 0.1), gauges (set, positive and negative delta,
 // and the client's way of setting a negative value), timers (1..10 ms and
 // one value at rate 0.1), sets, and tags where the client has them. Every
@@ -37,7 +37,7 @@
 // STATSD_REFERENCE to the reference server's stats.js, e.g. from
 // `npm install statsd`), it replays every golden file into the real
 // reference server and compares its graphite output with the same expected
-// values, rewritten only where the agent diverges on purpose (tags).
+// values, rewritten only where the agent diverges on purpose.
 // TestReferenceLines, opt-in the same way, sends edge-case lines on which
 // the agent promises parity to both servers and compares the flushes.
 //
