@@ -25,7 +25,9 @@ type BaselineConfig struct {
 	ReadBuffer int
 	// Batch is the number of datagrams per recvmmsg call; 0 means 64.
 	Batch int
-	// Pin pins the reading thread to CPU.
+	// Pin locks the reading goroutine to an OS thread pinned to CPU. Without
+	// it the reader is an ordinary goroutine, as in server/udp (a locked
+	// thread costs a thread hand-off on every wake-up).
 	Pin bool
 	CPU int
 }
@@ -33,7 +35,9 @@ type BaselineConfig struct {
 // BaselineStats counts what a Baseline reader received.
 type BaselineStats struct {
 	Lines, Datagrams, Bytes int64
-	// CPU is the CPU time (user+system) of the reading thread.
+	// CPU is the CPU time (user+system) of the whole process since Run
+	// started, as /proc/PID/stat counts it for the agent: run the reader in
+	// a process of its own (statsd-agent bench baseline) for a clean figure.
 	CPU time.Duration
 	// First and Last are the times of the first and last datagram read
 	// (zero before the first).
@@ -124,16 +128,15 @@ func (b *Baseline) Stats() BaselineStats {
 }
 
 // Run reads until ctx is done, then closes the socket and returns nil.
-// It runs on its own OS thread (pinned if cfg.Pin), whose CPU time it
-// measures with getrusage(RUSAGE_THREAD).
+// With cfg.Pin it runs on its own OS thread pinned to cfg.CPU.
 func (b *Baseline) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { b.conn.Close() })
 	defer stop()
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: the thread exits with the goroutine.
-		runtime.LockOSThread()
 		if b.cfg.Pin {
+			// Never unlocked: the pinned thread exits with the goroutine.
+			runtime.LockOSThread()
 			if err := pinThread(b.cfg.CPU); err != nil {
 				errc <- err
 				return
@@ -151,12 +154,12 @@ func (b *Baseline) Run(ctx context.Context) error {
 
 func (b *Baseline) loop() error {
 	var ru0 unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru0); err != nil {
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru0); err != nil {
 		return fmt.Errorf("bench: baseline getrusage: %w", err)
 	}
 	sampleCPU := func() {
 		var ru unix.Rusage
-		if unix.Getrusage(unix.RUSAGE_THREAD, &ru) == nil {
+		if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
 			d := tvNanos(ru.Utime) + tvNanos(ru.Stime) - tvNanos(ru0.Utime) - tvNanos(ru0.Stime)
 			b.cpuNanos.Store(d)
 		}
@@ -225,7 +228,7 @@ func (b *Baseline) WriteMetrics(w io.Writer) error {
 	s := b.Stats()
 	_, err := fmt.Fprintf(w, "# HELP %[1]s Lines read by the bench baseline reader.\n# TYPE %[1]s counter\n%[1]s %[2]d\n"+
 		"# HELP %[3]s Datagrams read by the bench baseline reader.\n# TYPE %[3]s counter\n%[3]s %[4]d\n"+
-		"# HELP %[5]s CPU seconds of the bench baseline reader thread.\n# TYPE %[5]s counter\n%[5]s %[6]g\n",
+		"# HELP %[5]s CPU seconds of the bench baseline reader process.\n# TYPE %[5]s counter\n%[5]s %[6]g\n",
 		MetricLines, s.Lines, MetricPackets, s.Datagrams, "statsd_bench_baseline_cpu_seconds_total", s.CPU.Seconds())
 	return err
 }

@@ -18,10 +18,10 @@
 // machine's limit (in one sweep here at max: 3.7 M lines/s received
 // in-process, 13.3 M as a process).
 //
-// Concurrency: Sender.Run and Baseline.Run each run once, on an OS thread of
-// their own (pinned to a CPU when asked, with sched_setaffinity); their
-// Stats methods may be called from any goroutine meanwhile. Everything else
-// is plain sequential code.
+// Concurrency: Sender.Run and Baseline.Run each run once (the sender on an
+// OS thread of its own, and either pinned to a CPU with sched_setaffinity
+// when asked); their Stats methods may be called from any goroutine
+// meanwhile. Everything else is plain sequential code.
 //
 // Only loopback is used by the tests and benchmarks. The CLI sends to
 // 127.0.0.1:8125 unless the user names another target.
