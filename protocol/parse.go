@@ -567,9 +567,9 @@ func (p *Parser) parseName(raw []byte, delim int, dirty bool) (name []byte, styl
 		return p.buf[start:len(p.buf):len(p.buf)], false, nil
 	}
 
-	p.buf = append(p.buf, raw[:delim]...)
 	tags := raw[delim+1:]
 	sep := byte(',')
+	var suffix []byte
 	switch raw[delim] {
 	case ';':
 		sep = ';'
@@ -578,15 +578,22 @@ func (p *Parser) parseName(raw []byte, delim int, dirty bool) (name []byte, styl
 		if end < 0 {
 			return nil, false, ErrInvalidTags
 		}
-		suffix := tags[end+1:]
+		suffix = tags[end+1:]
 		for _, c := range suffix {
 			if scanClass[c] == scanDelim {
 				return nil, false, ErrInvalidTags
 			}
 		}
 		tags = tags[:end]
-		p.buf = append(p.buf, suffix...)
 	}
+	if bytes.IndexByte(tags, '=') < 0 {
+		// Not a tag style after all: every style writes tags as k=v, so
+		// with no '=' at all "cache#hits" or "a,b" is a plain name,
+		// sanitised like any other (the reference server's "cachehits").
+		return p.parseName(raw, -1, true)
+	}
+	p.buf = append(p.buf, raw[:delim]...)
+	p.buf = append(p.buf, suffix...)
 	if err := p.parseNameTags(tags, sep); err != nil {
 		return nil, false, err
 	}

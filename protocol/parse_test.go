@@ -205,6 +205,13 @@ var moreCases = []parseCase{
 	{"m;k=v:1|c:2|c|#a:b", nil, ErrMixedTagStyles},
 	{"m,=v:1|c", nil, ErrInvalidTags},
 	{"m,bare,k=v=w:1|c", samples(smp("m", Counter, 1).tags("bare,k:v=w")), nil},
+	// Without any k=v a delimiter is punctuation, not a tag style: the
+	// name is sanitised as a whole, like the reference ("cachehits").
+	{"cache#hits:1|c", samples(smp("cachehits", Counter, 1)), nil},
+	{"a,b:1|c", samples(smp("ab", Counter, 1)), nil},
+	{"a[b]:1|c", samples(smp("ab", Counter, 1)), nil},
+	{"a;b:1|c", samples(smp("a;b", Counter, 1)), nil},
+	{"a#b:1|c|#env:x", samples(smp("ab", Counter, 1).tags("env:x")), nil},
 	{"m;k=a,b:1|c", samples(smp("m", Counter, 1).tags("k:ab")), nil},
 	{"m,k=v,,:1|c", samples(smp("m", Counter, 1).tags("k:v")), nil},
 	{",k=v:1|c", nil, ErrEmptyName},

@@ -44,7 +44,9 @@
 //   - Tags: DogStatsD "#k:v,k2" (split at the first ':'; a tag without ':'
 //     is bare), or in the name: InfluxDB "name,k=v", Graphite "name;k=v",
 //     Librato "name#k=v", SignalFx "name[k=v]suffix" (split at the first
-//     '='). Tags are kept as received except that ',', '\r' and '\n' are
+//     '='). A name whose would-be tags hold no '=' at all ("cache#hits",
+//     "a,b") uses no tag style: it is a plain name, sanitised like any
+//     other ("cachehits"). Tags are kept as received except that ',', '\r' and '\n' are
 //     removed; empty tags are skipped; a tag with an empty key is
 //     ErrInvalidTags. Sample.Tags is canonical: sorted by key, then value,
 //     joined by ',' ("key:value" or "key"), so tag order never makes a new
