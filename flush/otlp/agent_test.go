@@ -171,7 +171,7 @@ func TestAgentEndToEnd(t *testing.T) {
 					endpoint = rcv.GRPCAddr()
 				}
 				b, err := New(Config{Protocol: proto, Endpoint: endpoint, Temporality: temp, Host: "web-01",
-					Headers: map[string]Secret{"X-Api-Key": "k"}, RequestsPerSecond: -1}, nil, nil)
+					Headers: map[string]Secret{"X-Api-Key": NewSecret("k")}, RequestsPerSecond: -1}, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

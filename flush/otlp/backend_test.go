@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pelletier/go-toml/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc/codes"
@@ -159,9 +160,38 @@ func TestConfig(t *testing.T) {
 	if c.Endpoint != "localhost:4317" || c.Protocol != "grpc" || c.Temporality != "delta" || *c.Scale != 4 {
 		t.Errorf("flags %+v", c)
 	}
-	if s := Secret("key").String(); s != "[redacted]" {
+	if s := NewSecret("key").String(); s != "[redacted]" {
 		t.Errorf("secret %q", s)
 	}
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestTOML(t *testing.T) {
+	const doc = `
+protocol = "grpc"
+endpoint = "collector:4317"
+temporality = "delta"
+headers = { "api-key" = "s3cret" }
+resource_attributes = { "deployment.environment" = "prod" }
+scale = 5
+idle_timeout = "1m"
+`
+	var c Config
+	dec := toml.NewDecoder(strings.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Protocol != "grpc" || c.Endpoint != "collector:4317" || c.Temporality != "delta" || c.Headers["api-key"].Reveal() != "s3cret" ||
+		*c.Scale != 5 || time.Duration(c.IdleTimeout) != time.Minute || c.ResourceAttributes["deployment.environment"] != "prod" {
+		t.Errorf("decoded %+v", c)
+	}
+	out, err := toml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "s3cret") {
+		t.Errorf("config dump shows the header value:\n%s", out)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pelletier/go-toml/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -241,7 +242,7 @@ func TestCloseReportsUndelivered(t *testing.T) {
 func TestHeadersAndAuth(t *testing.T) {
 	rcv := remotewritetest.NewReceiver()
 	defer rcv.Close()
-	b, _ := newTestBackend(t, Config{URL: rcv.URL(), BearerToken: "s3cret", Headers: map[string]string{"X-Scope-OrgID": "team-a"}}, nil, nil)
+	b, _ := newTestBackend(t, Config{URL: rcv.URL(), BearerToken: NewSecret("s3cret"), Headers: map[string]string{"X-Scope-OrgID": "team-a"}}, nil, nil)
 	if err := b.Flush(deadline(t), counterSnap(0, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +255,7 @@ func TestHeadersAndAuth(t *testing.T) {
 			t.Errorf("%s: %q, want %q", k, got, want)
 		}
 	}
-	b2, _ := newTestBackend(t, Config{URL: rcv.URL(), Username: "u", Password: "p"}, nil, nil)
+	b2, _ := newTestBackend(t, Config{URL: rcv.URL(), Username: "u", Password: NewSecret("p")}, nil, nil)
 	if err := b2.Flush(deadline(t), counterSnap(1, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestConfig(t *testing.T) {
 		{URL: "http://x/", MaxSeriesPerRequest: -1},
 		{URL: "http://x/", QueueLimit: -1},
 		{URL: "http://x/", Timeout: -1},
-		{URL: "http://x/", Username: "u", BearerToken: "t"},
+		{URL: "http://x/", Username: "u", BearerToken: NewSecret("t")},
 	}
 	for _, c := range bad {
 		if _, err := c.resolve(getenv, host); err == nil {
@@ -293,7 +294,7 @@ func TestConfig(t *testing.T) {
 		r.RequestsPerSecond != 50 || time.Duration(r.Timeout) != 30*time.Second || r.QueueLimit != 1000000 {
 		t.Errorf("defaults: %+v", r)
 	}
-	if s := Secret("x").String(); s != "[redacted]" {
+	if s := NewSecret("x").String(); s != "[redacted]" {
 		t.Errorf("secret prints %q", s)
 	}
 	var c Config
@@ -344,5 +345,39 @@ func TestNativeHistogramsDisabled(t *testing.T) {
 	}
 	if len(reqs[0].Timeseries) != 4 { // c_total, t_count, t_sum, t_quantile
 		t.Errorf("%d series, want 4", len(reqs[0].Timeseries))
+	}
+}
+
+// TestTOML decodes a config section strictly, as the agent's config file
+// does.
+func TestTOML(t *testing.T) {
+	const doc = `
+url = "http://mimir:8080/api/v1/push"
+host = "web-01"
+labels = { region = "eu" }
+headers = { "X-Scope-OrgID" = "team-a" }
+bearer_token = "t0ken"
+schema = 4
+idle_timeout = "5m"
+timeout = "10s"
+spool_max_bytes = 1048576
+`
+	var c Config
+	dec := toml.NewDecoder(strings.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "http://mimir:8080/api/v1/push" || *c.Schema != 4 || time.Duration(c.IdleTimeout) != 5*time.Minute ||
+		time.Duration(c.Timeout) != 10*time.Second || c.BearerToken.Reveal() != "t0ken" || c.Headers["X-Scope-OrgID"] != "team-a" ||
+		c.Labels["region"] != "eu" || c.SpoolMaxBytes != 1<<20 {
+		t.Errorf("decoded %+v", c)
+	}
+	out, err := toml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "t0ken") {
+		t.Errorf("config dump shows the token:\n%s", out)
 	}
 }

@@ -113,21 +113,25 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.QueueLimit, "remotewrite-queue-limit", c.QueueLimit, "remote-write queue bound in `series` (default 1000000)")
 }
 
-// Secret holds a credential. It redacts itself wherever it could be
-// printed: String, GoString, LogValue and MarshalText.
-type Secret string
+// Secret holds a credential. It redacts itself wherever it could be printed:
+// String, GoString, LogValue and MarshalText (so %v, %s, %q, slog, JSON
+// and TOML dumps show "[redacted]"). It is a struct, not a string type,
+// because go-toml writes string-kinded values without calling MarshalText.
+// A TOML or JSON string decodes into it (UnmarshalText).
+type Secret struct{ v string }
 
-const redacted = "[redacted]"
+// NewSecret returns a Secret holding s.
+func NewSecret(s string) Secret { return Secret{s} }
 
 // Reveal returns the secret's value.
-func (s Secret) Reveal() string { return string(s) }
+func (s Secret) Reveal() string { return s.v }
 
 // String returns "[redacted]", or "" for an empty secret.
 func (s Secret) String() string {
-	if s == "" {
+	if s.v == "" {
 		return ""
 	}
-	return redacted
+	return "[redacted]"
 }
 
 // GoString redacts the secret for %#v.
@@ -138,6 +142,12 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // MarshalText redacts the secret in encoded config dumps.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText sets the secret from a config file.
+func (s *Secret) UnmarshalText(b []byte) error {
+	s.v = string(b)
+	return nil
+}
 
 // Duration is a time.Duration written as a string ("10s", "2m") in TOML.
 type Duration time.Duration
