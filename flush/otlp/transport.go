@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -66,7 +68,7 @@ func (t *httpTransport) export(ctx context.Context, r *request) outcome {
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return outcome{class: retry, err: err}
+		return outcome{class: retry, err: redactURL(err)}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -78,7 +80,7 @@ func (t *httpTransport) export(ctx context.Context, r *request) outcome {
 // is delivered, with any partial success from the body; 429, 502, 503 and
 // 504 are retryable (honouring Retry-After in seconds); every other status
 // is rejected, with the message of the google.rpc.Status body or the text.
-func httpOutcome(url string, code int, statusText string, h http.Header, body []byte) outcome {
+func httpOutcome(endpoint string, code int, statusText string, h http.Header, body []byte) outcome {
 	if code == http.StatusOK {
 		var er colmetricspb.ExportMetricsServiceResponse
 		if err := proto.Unmarshal(body, &er); err == nil && er.PartialSuccess != nil {
@@ -95,7 +97,7 @@ func httpOutcome(url string, code int, statusText string, h http.Header, body []
 	if len(msg) > 512 {
 		msg = msg[:512] + "..."
 	}
-	out := outcome{err: fmt.Errorf("POST %s: %s: %s", url, statusText, msg)}
+	out := outcome{err: fmt.Errorf("POST %s: %s: %s", logURL(endpoint), statusText, msg)}
 	switch code {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		out.class = retry
@@ -166,3 +168,21 @@ func (t *grpcTransport) export(ctx context.Context, r *request) outcome {
 }
 
 func (t *grpcTransport) close() error { return t.conn.Close() }
+
+// logURL returns u without its query, which may hold a credential.
+func logURL(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i] + "?[redacted]"
+	}
+	return u
+}
+
+// redactURL removes the query from the URL of a *url.Error; errors.Is
+// still sees the cause.
+func redactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: logURL(ue.URL), Err: ue.Err}
+	}
+	return err
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -360,7 +361,7 @@ func (b *Backend) send(ctx context.Context, body []byte) outcome {
 	resp, err := b.client.Do(req)
 	if err != nil {
 		b.m.requests.WithLabelValues("network").Inc()
-		return outcome{class: retry, err: err}
+		return outcome{class: retry, err: redactURL(err)}
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
@@ -374,7 +375,7 @@ func (b *Backend) send(ctx context.Context, body []byte) outcome {
 	if len(text) > 512 {
 		text = text[:512] + "..."
 	}
-	out := outcome{status: c, err: fmt.Errorf("POST %s: %s: %s", b.cfg.URL, resp.Status, text)}
+	out := outcome{status: c, err: fmt.Errorf("POST %s: %s: %s", logURL(b.cfg.URL), resp.Status, text)}
 	if c >= 500 && strings.Contains(text, nativeDisabled) {
 		out.class = noNative
 		b.m.requests.WithLabelValues("rejected").Inc()
@@ -391,4 +392,22 @@ func (b *Backend) send(ctx context.Context, body []byte) outcome {
 	out.class = rejected
 	b.m.requests.WithLabelValues("rejected").Inc()
 	return out
+}
+
+// logURL returns u without its query, which may hold a credential.
+func logURL(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i] + "?[redacted]"
+	}
+	return u
+}
+
+// redactURL removes the query from the URL of a *url.Error; errors.Is
+// still sees the cause (timeouts, cancellation).
+func redactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: logURL(ue.URL), Err: ue.Err}
+	}
+	return err
 }

@@ -381,3 +381,18 @@ spool_max_bytes = 1048576
 		t.Errorf("config dump shows the token:\n%s", out)
 	}
 }
+
+func TestURLQueryNotLogged(t *testing.T) {
+	rcv := remotewritetest.NewReceiver()
+	defer rcv.Close()
+	var log bytes.Buffer
+	b, clock := newTestBackend(t, Config{URL: rcv.URL() + "?api_key=s3cret", RequestsPerSecond: -1}, nil, &log)
+	clock.refuse = true
+	rcv.Fail(remotewritetest.Failure{Status: 400, Body: "bad"})
+	_ = b.Flush(deadline(t), counterSnap(0, 1))
+	rcv.Close()
+	err := b.Flush(deadline(t), counterSnap(1, 1))
+	if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(log.String(), "s3cret") {
+		t.Errorf("query leaked: %v\n%s", err, log.String())
+	}
+}
