@@ -122,3 +122,23 @@ func TestNiceCeil(t *testing.T) {
 		}
 	}
 }
+
+func TestWarnings(t *testing.T) {
+	rows := sweepRows()
+	// The sender reached only 900k of 3M to the bare reader.
+	rows[2].Baseline.Sent = SendStats{Lines: 4_500_000, Elapsed: 5 * time.Second}
+	got := Warnings(rows)
+	want := []string{"at 3M the sender reached only 900k lines/s to the bare reader: the machine was busy or the rate is beyond one sender; rerun before trusting this row"}
+	if len(got) != 1 || got[0] != want[0] {
+		t.Fatalf("Warnings = %q, want %q", got, want)
+	}
+	if w := Warnings(sweepRows()); len(w) != 0 {
+		t.Fatalf("Warnings on good rows = %q", w)
+	}
+}
+
+func TestLoadAverage(t *testing.T) {
+	if v, err := LoadAverage(); err != nil || v < 0 {
+		t.Fatalf("LoadAverage = %v, %v", v, err)
+	}
+}

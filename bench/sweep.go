@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -432,4 +433,45 @@ func WriteTable(w io.Writer, rows []SweepRow) error {
 		ew.printf("\n")
 	}
 	return ew.err
+}
+
+// Warnings points out rows whose figures are not to be trusted: where the
+// sender fell short of the offered rate (the machine was busy, or the rate
+// is beyond one sender thread), so that the agent and the bare reader were
+// not offered the same load.
+func Warnings(rows []SweepRow) []string {
+	var out []string
+	for _, r := range rows {
+		if r.Offered <= 0 {
+			continue
+		}
+		check := func(who string, m Measure) {
+			if got := m.Sent.Rate(); got < 0.95*r.Offered {
+				out = append(out, fmt.Sprintf("at %s the sender reached only %s lines/s to the %s: the machine was busy or the rate is beyond one sender; rerun before trusting this row",
+					FormatRate(r.Offered), HumanCount(got), who))
+			}
+		}
+		check("agent", r.Agent)
+		if r.HasBaseline {
+			check("bare reader", r.Baseline)
+		}
+	}
+	return out
+}
+
+// LoadAverage returns the 1-minute load average from /proc/loadavg.
+func LoadAverage() (float64, error) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, fmt.Errorf("bench: load average: %w", err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, errors.New("bench: load average: empty /proc/loadavg")
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0, fmt.Errorf("bench: load average: %w", err)
+	}
+	return v, nil
 }

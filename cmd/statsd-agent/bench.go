@@ -348,11 +348,17 @@ func benchSweep(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *verbose {
 		cfg.AgentOutput = stderr
 	}
+	if load, err := bench.LoadAverage(); err == nil && load > 1 {
+		fmt.Fprintf(stderr, "note: load average %.2f: other processes are running, the figures will be noisy\n", load)
+	}
 	rows, err := bench.Sweep(ctx, cfg)
 	if len(rows) > 0 {
 		fmt.Fprintf(stdout, "workload: %d keys, mix %s, %d tags, %s; %v per rate\n", wl.Keys, wl.Mix, wl.Tags, packing(wl), *duration)
 		if werr := bench.WriteTable(stdout, rows); werr != nil && err == nil {
 			err = werr
+		}
+		for _, w := range bench.Warnings(rows) {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
 		}
 		if *svgPath != "" {
 			title := fmt.Sprintf("statsd-agent bench sweep: %d keys, mix %s, %s", wl.Keys, wl.Mix, packing(wl))
