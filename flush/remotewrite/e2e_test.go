@@ -146,12 +146,21 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	a.flush(t, t0)
 	b.flush(t, t0)
 	// Flush 1 and 2: host-a counts 20 then 30 more; host-b 4 each time.
-	a.send(t, repeat("fleet.req:2|c|#route:/api", 10))
-	b.send(t, repeat("fleet.req:1|c|#route:/api", 4))
+	// Latencies of a slower second set, spread over both agents and both
+	// flushes: the cumulative histograms' increase since t0 is that set.
+	later := make([]float64, 3000)
+	var quarter [4][]string
+	for i := range later {
+		v := math.Round(math.Exp(r.NormFloat64()*0.5+5)*1000) / 1000
+		later[i] = v
+		quarter[i%4] = append(quarter[i%4], fmt.Sprintf("fleet.latency:%g|ms|#route:/api", v))
+	}
+	a.send(t, append(repeat("fleet.req:2|c|#route:/api", 10), quarter[0]...))
+	b.send(t, append(repeat("fleet.req:1|c|#route:/api", 4), quarter[1]...))
 	a.flush(t, t1)
 	b.flush(t, t1)
-	a.send(t, append(repeat("fleet.req:3|c|#route:/api", 10), "fleet.queue:+5|g"))
-	b.send(t, repeat("fleet.req:1|c|#route:/api", 4))
+	a.send(t, append(append(repeat("fleet.req:3|c|#route:/api", 10), "fleet.queue:+5|g"), quarter[2]...))
+	b.send(t, append(repeat("fleet.req:1|c|#route:/api", 4), quarter[3]...))
 	a.flush(t, t2)
 	b.flush(t, t2)
 
@@ -206,6 +215,23 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		}
 		t.Logf("q %v: fleet %v, exact %v, relative error %.3f%% (bound %.2f%%)", q, got, exact, 100*(got-exact)/exact, 100*bound)
 	}
+	// Cumulative histograms: rate() over them (any extrapolation scales
+	// every bucket alike) gives the distribution of what arrived after t0,
+	// the second sample set, merged over both hosts.
+	slices.Sort(later)
+	for _, q := range []float64{0.5, 0.9, 0.99} {
+		got := queryValue(t, prom, fmt.Sprintf(`histogram_quantile(%g, sum(rate(fleet_latency{route="/api"}[25s])))`, q), t2)
+		n := float64(len(later))
+		lo := later[max(0, int(math.Floor(q*n))-1)] / (1 + bound)
+		hi := later[min(len(later)-1, int(math.Ceil(q*n)))] * (1 + bound)
+		if got < lo || got > hi {
+			t.Errorf("histogram_quantile(%v, rate) = %v, outside [%v, %v] of the second set", q, got, lo, hi)
+		}
+	}
+	if got := queryValue(t, prom, `histogram_count(sum(fleet_latency))`, t2); got != float64(len(all)+len(later)) {
+		t.Errorf("cumulative count at t2 = %v, want %d", got, len(all)+len(later))
+	}
+
 	// The classic series add up too.
 	if got := queryValue(t, prom, `sum(fleet_latency_count)`, t0); got != float64(len(all)) {
 		t.Errorf("sum of _count = %v, want %d", got, len(all))
