@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/statsd-agent/statsd-agent/agent"
 	"github.com/statsd-agent/statsd-agent/aggregate"
 	"github.com/statsd-agent/statsd-agent/flush"
@@ -260,4 +262,61 @@ func repeat(line string, n int) []string {
 		out[i] = line
 	}
 	return out
+}
+
+// TestPrometheusAcceptsGoldenCases sends the golden files' snapshots
+// (odd names, reserved and repeated tags, negative and zero values,
+// duplicates, split requests), re-timed to now, to a real Prometheus: it
+// must accept every request, and store what we encoded.
+func TestPrometheusAcceptsGoldenCases(t *testing.T) {
+	prom := remotewritetest.Start(t)
+	base := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	for name, c := range goldenCases(t) {
+		c.cfg.URL = prom.WriteURL()
+		c.cfg.RequestsPerSecond = -1
+		c.cfg.Prefix = name + "_" + c.cfg.Prefix
+		b, err := New(c.cfg, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last time.Time
+		for i, s := range c.snaps {
+			s2 := *s
+			s2.Time = base.Add(time.Duration(i) * 10 * time.Second)
+			last = s2.Time
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := b.Flush(ctx, &s2)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s flush %d: %v", name, i, err)
+			}
+		}
+		if n := testutilCount(b); n != 0 {
+			t.Errorf("%s: %v series rejected or dropped", name, n)
+		}
+		got := queryValue(t, prom, fmt.Sprintf(`count({__name__=~"%s_.+"})`, name), last)
+		if got == 0 {
+			t.Errorf("%s: nothing stored", name)
+		}
+	}
+	// Spot checks of the mapping as Prometheus stores it.
+	at := base.Add(10 * time.Second)
+	if got := queryValue(t, prom, `types_api_requests_total{env="prod",route="/login",host="web-01",region="eu"}`, at); got != 12 {
+		t.Errorf("counter total = %v, want 12", got)
+	}
+	if got := queryValue(t, prom, `types_queue_depth{canary="true",env="a,b",exported_host="other",tag__name__="x"}`, base); got != -3.5 {
+		t.Errorf("gauge with odd tags = %v", got)
+	}
+	if got := queryValue(t, prom, `histogram_count(signs_statsd_temp_delta)`, base); got != 6 {
+		t.Errorf("histogram with negative and zero values: count %v, want 6", got)
+	}
+}
+
+// testutilCount returns the series the backend dropped for any reason.
+func testutilCount(b *Backend) float64 {
+	var n float64
+	for _, r := range []string{"rejected", "overflow", "encode", "closed"} {
+		n += testutil.ToFloat64(b.m.dropped.WithLabelValues(r))
+	}
+	return n
 }
