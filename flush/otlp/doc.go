@@ -14,7 +14,7 @@
 //	counter   api.req:1|c           Sum "api.req", monotonic, delta (the interval's count) or cumulative (running total, -otlp-temporality)
 //	gauge     queue.depth:5|g       Gauge "queue.depth"
 //	set       users:alice|s         Gauge "users": unique members in the interval
-//	timer, histogram, distribution  ExponentialHistogram, delta or cumulative, scale 6 (-otlp-scale), from the sketch; min/max, sum, count
+//	timer, histogram, distribution  ExponentialHistogram, delta or cumulative, scale 6 (-otlp-scale), from the sketch; min/max, sum, count; timers have unit "ms"
 //	tag       #env:prod             data point attribute env="prod" (bare tag: ""; repeated keys joined with ',')
 //	(agent)                         resource attributes host.name (-otlp-host), service.name ("statsd-agent"), resource_attributes
 //

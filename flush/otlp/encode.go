@@ -192,7 +192,11 @@ func (c *converter) convert(s *aggregate.Snapshot) []*metricspb.Metric {
 				}
 			}
 			fillHistogram(dp, h)
-			m := get(name, 3).GetExponentialHistogram()
+			metric := get(name, 3)
+			if in.Type == protocol.Timer {
+				metric.Unit = "ms" // StatsD timers are milliseconds (UCUM "ms")
+			}
+			m := metric.GetExponentialHistogram()
 			m.DataPoints = append(m.DataPoints, dp)
 		}
 	}
@@ -241,7 +245,11 @@ func (c *converter) repeat(ss *series, end time.Time, get func(string, uint8) *m
 		dp.Min, dp.Max = proto.Float64(ss.min), proto.Float64(ss.max)
 	}
 	fillHistogram(dp, ss.acc.Histogram())
-	m := get(ss.name, 3).GetExponentialHistogram()
+	metric := get(ss.name, 3)
+	if ss.typ == protocol.Timer {
+		metric.Unit = "ms"
+	}
+	m := metric.GetExponentialHistogram()
 	m.DataPoints = append(m.DataPoints, dp)
 }
 

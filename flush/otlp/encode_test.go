@@ -156,8 +156,8 @@ func Format(er *colmetricspb.ExportMetricsServiceRequest) string {
 					}
 				case *metricspb.Metric_ExponentialHistogram:
 					for _, p := range d.ExponentialHistogram.DataPoints {
-						fmt.Fprintf(&b, "exphist %s%s %s count=%d sum=%g min=%g max=%g scale=%d zero_count=%d zero_threshold=%g positive=%s negative=%s start=%d time=%d\n",
-							m.Name, attrString(p.Attributes), d.ExponentialHistogram.AggregationTemporality, p.Count, p.GetSum(), p.GetMin(), p.GetMax(), p.Scale, p.ZeroCount, p.ZeroThreshold,
+						fmt.Fprintf(&b, "exphist %s%s unit=%q %s count=%d sum=%g min=%g max=%g scale=%d zero_count=%d zero_threshold=%g positive=%s negative=%s start=%d time=%d\n",
+							m.Name, attrString(p.Attributes), m.Unit, d.ExponentialHistogram.AggregationTemporality, p.Count, p.GetSum(), p.GetMin(), p.GetMax(), p.Scale, p.ZeroCount, p.ZeroThreshold,
 							buckets(p.GetPositive()), buckets(p.GetNegative()), p.StartTimeUnixNano, p.TimeUnixNano)
 					}
 				}
