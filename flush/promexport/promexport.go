@@ -27,6 +27,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -278,4 +279,25 @@ func spans(b expohist.Buckets) ([]*dto.BucketSpan, []int64) {
 		out[i] = &dto.BucketSpan{Offset: proto.Int32(x.Offset), Length: proto.Uint32(x.Length)}
 	}
 	return out, deltas
+}
+
+// Handler serves the Exporter set last, so that the route can be mounted
+// once on the HTTP endpoint while configuration reloads replace the
+// Exporter (or remove it: then it answers 404). The zero value is ready;
+// Set and ServeHTTP may be called concurrently.
+type Handler struct {
+	e atomic.Pointer[Exporter]
+}
+
+// Set makes e the served Exporter; nil disables the route.
+func (h *Handler) Set(e *Exporter) { h.e.Store(e) }
+
+// ServeHTTP serves the current Exporter, or 404 when there is none.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e := h.e.Load()
+	if e == nil {
+		http.Error(w, "pull mode is off: add the promexport backend (-backend promexport)", http.StatusNotFound)
+		return
+	}
+	e.ServeHTTP(w, r)
 }

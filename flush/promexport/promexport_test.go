@@ -173,3 +173,24 @@ func TestExposition(t *testing.T) {
 		t.Errorf("POST: %d", rec.Code)
 	}
 }
+
+func TestHandler(t *testing.T) {
+	var h Handler
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, Path, nil))
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("without exporter: %d", rec.Code)
+	}
+	e, err := New(Config{Host: "h"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Flush(context.Background(), testSnapshots(t)[0]); err != nil {
+		t.Fatal(err)
+	}
+	h.Set(e)
+	_, body := get(t, &h, "text/plain")
+	if !bytes.Contains(body, []byte(`api_requests_total{env="prod",host="h"} 5`)) {
+		t.Errorf("served:\n%s", body)
+	}
+}
