@@ -153,8 +153,8 @@ func FromSketch(sk *ddsketch.DDSketch, schema int32, weight, sum float64) (Histo
 	h.ZeroThreshold = m.MinIndexableValue()
 	h.ZeroCount = sk.GetZeroCount() * weight
 	var pos, neg dense
-	pos.addStore(sk.GetPositiveValueStore(), m, schema, weight)
-	neg.addStore(sk.GetNegativeValueStore(), m, schema, weight)
+	pos.addStore(sk.GetPositiveValueStore(), m, schema, weight, 1)
+	neg.addStore(sk.GetNegativeValueStore(), m, schema, weight, 1)
 	h.Positive, h.Negative = pos.buckets(), neg.buckets()
 	h.Count = h.ZeroCount + h.Positive.Total() + h.Negative.Total()
 	return h, nil
@@ -169,16 +169,16 @@ type dense struct {
 // addStore adds the bins of a sketch store, each at the bucket of its
 // representative value, times weight.
 // It returns the weighted count added.
-func (d *dense) addStore(st store.Store, m mapping.IndexMapping, schema int32, weight float64) float64 {
+func (d *dense) addStore(st store.Store, m mapping.IndexMapping, schema int32, weight, unit float64) float64 {
 	lo, err1 := st.MinIndex()
 	hi, err2 := st.MaxIndex()
 	if err1 != nil || err2 != nil {
 		return 0 // empty
 	}
-	d.reserve(Index(m.Value(lo), schema), Index(m.Value(hi), schema))
+	d.reserve(Index(m.Value(lo)*unit, schema), Index(m.Value(hi)*unit, schema))
 	var total float64
 	st.ForEach(func(index int, count float64) bool {
-		d.add(Index(m.Value(index), schema), count*weight)
+		d.add(Index(m.Value(index)*unit, schema), count*weight)
 		total += count * weight
 		return false
 	})
@@ -278,6 +278,15 @@ func (a *Accumulator) Add(h Histogram) error {
 // AddSketch adds a sketch as FromSketch would convert it at schema, without
 // building the intermediate histogram. The first call sets the schema.
 func (a *Accumulator) AddSketch(sk *ddsketch.DDSketch, schema int32, weight, sum float64) error {
+	return a.AddSketchUnit(sk, schema, weight, sum, 1)
+}
+
+// AddSketchUnit is AddSketch with every value of the sketch multiplied by
+// unit > 0 (0.001 turns milliseconds into seconds); sum is taken as given.
+func (a *Accumulator) AddSketchUnit(sk *ddsketch.DDSketch, schema int32, weight, sum, unit float64) error {
+	if !(unit > 0) {
+		return fmt.Errorf("expohist: unit %v <= 0", unit)
+	}
 	if schema < MinSchema || schema > MaxSchema {
 		return fmt.Errorf("expohist: schema %d out of range [%d, %d]", schema, MinSchema, MaxSchema)
 	}
@@ -292,12 +301,12 @@ func (a *Accumulator) AddSketch(sk *ddsketch.DDSketch, schema int32, weight, sum
 		return nil
 	}
 	m := sk.IndexMapping
-	a.zeroThresh = max(a.zeroThresh, m.MinIndexableValue())
+	a.zeroThresh = max(a.zeroThresh, m.MinIndexableValue()*unit)
 	z := sk.GetZeroCount() * weight
 	a.h.ZeroCount += z
 	a.h.Count += z
-	a.h.Count += a.pos.addStore(sk.GetPositiveValueStore(), m, schema, weight)
-	a.h.Count += a.neg.addStore(sk.GetNegativeValueStore(), m, schema, weight)
+	a.h.Count += a.pos.addStore(sk.GetPositiveValueStore(), m, schema, weight, unit)
+	a.h.Count += a.neg.addStore(sk.GetNegativeValueStore(), m, schema, weight, unit)
 	return nil
 }
 

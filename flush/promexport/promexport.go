@@ -60,6 +60,9 @@ type Config struct {
 	Schema *int32 `toml:"schema"`
 	// NoPercentiles leaves out the <name>_quantile gauges.
 	NoPercentiles bool `toml:"no_percentiles"`
+	// TimersInSeconds converts timer values from milliseconds to seconds
+	// (Prometheus' base unit, statsd_exporter's default); names stay.
+	TimersInSeconds bool `toml:"timers_in_seconds"`
 	// IdleTimeout: how long an absent counter or histogram stays exposed
 	// with its last total; 0 means 10m.
 	IdleTimeout Duration `toml:"idle_timeout"`
@@ -97,6 +100,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		c.Schema = &s
 		return nil
 	})
+	fs.BoolVar(&c.TimersInSeconds, "promexport-timers-in-seconds", c.TimersInSeconds, "convert timer values from milliseconds to seconds")
 	fs.BoolVar(&c.NoPercentiles, "promexport-no-percentiles", c.NoPercentiles, "no <name>_quantile gauges on "+Path)
 }
 
@@ -130,7 +134,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Exporter,
 	}
 	conv, err := promseries.New(promseries.Options{
 		Prefix: cfg.Prefix, HostLabel: cfg.HostLabel, Host: host, Labels: cfg.Labels,
-		Schema: cfg.Schema, IdleTimeout: time.Duration(cfg.IdleTimeout), NoPercentiles: cfg.NoPercentiles,
+		Schema: cfg.Schema, IdleTimeout: time.Duration(cfg.IdleTimeout), NoPercentiles: cfg.NoPercentiles, TimersInSeconds: cfg.TimersInSeconds,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("promexport: %w", err)

@@ -44,6 +44,10 @@
 // comes back, starts again from zero: a reset too); until then its last
 // total is repeated every flush, so rate() shows 0 rather than a gap.
 //
+// Timer values are milliseconds, as StatsD sends them, unless
+// Options.TimersInSeconds divides them by 1000 (histogram buckets, _sum and
+// the percentile gauges; the names stay), as statsd_exporter does.
+//
 // Sample rates: histogram bucket counts are weighted by Count/N and rounded
 // to integers per bucket; the classic _count is the exact weighted count
 // and _sum the sum of the values times Count/N, so _sum/_count is the mean.
@@ -84,6 +88,9 @@ type Options struct {
 	IdleTimeout time.Duration
 	// NoPercentiles leaves out the <name>_quantile gauges.
 	NoPercentiles bool
+	// TimersInSeconds divides timer values (milliseconds in StatsD) by
+	// 1000, Prometheus' base unit, as statsd_exporter does; names stay.
+	TimersInSeconds bool
 }
 
 // Kind is the Prometheus type of a Series.
@@ -390,11 +397,15 @@ func (c *Converter) convertOne(in *aggregate.Series, now time.Time, r *Result) {
 		if d.N > 0 {
 			w = d.Count / float64(d.N)
 		}
-		sum := d.Sum * w
+		unit := 1.0
+		if in.Type == protocol.Timer && c.opt.TimersInSeconds {
+			unit = 0.001
+		}
+		sum := d.Sum * w * unit
 		st.count += d.Count
 		st.sum += sum
 		if d.Sketch != nil {
-			if err := st.acc.AddSketch(d.Sketch, c.schema, w, sum); err == nil { // one schema per Converter: cannot fail
+			if err := st.acc.AddSketchUnit(d.Sketch, c.schema, w, sum, unit); err == nil { // one schema per Converter: cannot fail
 				st.hasHist = true
 			}
 		} else if d.N > 0 {
@@ -414,7 +425,7 @@ func (c *Converter) convertOne(in *aggregate.Series, now time.Time, r *Result) {
 				r.Duplicates++
 				continue
 			}
-			r.Series = append(r.Series, Series{Name: qname, Labels: q.labels, Kind: Gauge, Value: p.Bound})
+			r.Series = append(r.Series, Series{Name: qname, Labels: q.labels, Kind: Gauge, Value: p.Bound * unit})
 		}
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/statsd-agent/statsd-agent/aggregate"
+	"github.com/statsd-agent/statsd-agent/flush/expohist"
 	"github.com/statsd-agent/statsd-agent/protocol"
 )
 
@@ -136,5 +138,38 @@ func TestClassicNamesClaimed(t *testing.T) {
 	r = c.Convert(&aggregate.Snapshot{Time: time.Unix(20, 0), Series: []aggregate.Series{g}})
 	if r.Duplicates != 1 || len(r.Series) != 1 || r.Series[0].Name != "lat_count" {
 		t.Fatalf("flush 2: %+v", r)
+	}
+}
+
+// TestTimersInSeconds: timers (only) are converted from ms to seconds in
+// buckets, sum and percentile gauges.
+func TestTimersInSeconds(t *testing.T) {
+	c, err := New(Options{TimersInSeconds: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(typ protocol.Type, name string) aggregate.Series {
+		sk, _ := ddsketch.LogUnboundedDenseDDSketch(aggregate.SketchAccuracy)
+		sk.Add(1000)
+		sk.Add(2000)
+		return aggregate.Series{Name: name, Type: typ, Dist: &aggregate.DistStats{Count: 2, N: 2, Sum: 3000, Sketch: sk,
+			Percentiles: []aggregate.PercentileStats{{Threshold: 90, Bound: 2000}}}}
+	}
+	r := c.Convert(&aggregate.Snapshot{Time: time.Unix(1, 0), Series: []aggregate.Series{mk(protocol.Histogram, "h"), mk(protocol.Timer, "t")}})
+	byName := map[string]Series{}
+	for _, s := range r.Series {
+		byName[s.Name] = s
+	}
+	for name, unit := range map[string]float64{"t": 0.001, "h": 1} {
+		s := byName[name]
+		if s.Sum != 3000*unit || byName[name+"_quantile"].Value != 2000*unit {
+			t.Errorf("%s: sum %v, p90 %v", name, s.Sum, byName[name+"_quantile"].Value)
+		}
+		h := s.Hist
+		lo := expohist.UpperBound(h.Positive.Offset-1, h.Schema)
+		hi := expohist.UpperBound(h.Positive.Offset+int32(len(h.Positive.Counts))-1, h.Schema)
+		if lo > 1000*unit*1.02 || hi < 2000*unit/1.02 || hi > 2000*unit*1.05 {
+			t.Errorf("%s: buckets span (%v, %v], values %v and %v", name, lo, hi, 1000*unit, 2000*unit)
+		}
 	}
 }

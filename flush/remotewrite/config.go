@@ -61,6 +61,9 @@ type Config struct {
 	NoNativeHistograms bool   `toml:"no_native_histograms"`
 	// NoPercentiles leaves out the <name>_quantile gauges.
 	NoPercentiles bool `toml:"no_percentiles"`
+	// TimersInSeconds converts timer values from milliseconds to seconds
+	// (Prometheus' base unit, statsd_exporter's default); names stay.
+	TimersInSeconds bool `toml:"timers_in_seconds"`
 	// IdleTimeout: how long an absent counter or histogram keeps being
 	// sent with its last total; 0 means 10m.
 	IdleTimeout Duration `toml:"idle_timeout"`
@@ -105,6 +108,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.BoolVar(&c.NoNativeHistograms, "remotewrite-no-native-histograms", c.NoNativeHistograms, "send only classic _sum/_count and percentile series")
+	fs.BoolVar(&c.TimersInSeconds, "remotewrite-timers-in-seconds", c.TimersInSeconds, "convert timer values from milliseconds to seconds")
 	fs.BoolVar(&c.NoPercentiles, "remotewrite-no-percentiles", c.NoPercentiles, "do not send the <name>_quantile gauges")
 	fs.DurationVar((*time.Duration)(&c.IdleTimeout), "remotewrite-idle-timeout", time.Duration(c.IdleTimeout), "keep sending an idle counter's or histogram's total for this `long` (default 10m)")
 	fs.IntVar(&c.MaxSeriesPerRequest, "remotewrite-max-series-per-request", c.MaxSeriesPerRequest, "split remote-write requests above this many `series` (default 2000)")
@@ -227,7 +231,7 @@ func (c Config) resolve(getenv func(string) string, hostname func() (string, err
 	}
 	r.series = promseries.Options{
 		Prefix: c.Prefix, HostLabel: c.HostLabel, Host: host, Labels: c.Labels,
-		Schema: &schema, IdleTimeout: time.Duration(c.IdleTimeout), NoPercentiles: c.NoPercentiles,
+		Schema: &schema, IdleTimeout: time.Duration(c.IdleTimeout), NoPercentiles: c.NoPercentiles, TimersInSeconds: c.TimersInSeconds,
 	}
 	switch {
 	case r.MaxSeriesPerRequest == 0:

@@ -31,7 +31,9 @@
 // (host, quantile, the configured constant labels) becomes exported_<name>.
 // Two StatsD series that map onto one Prometheus series are sent once and
 // the other counted in statsd_agent_remotewrite_series_dropped_total{reason="duplicate"}.
-// Timer values keep their unit (milliseconds).
+// Timer values keep their unit (milliseconds) unless
+// -remotewrite-timers-in-seconds converts them to seconds, Prometheus' base
+// unit and statsd_exporter's default (the names stay).
 //
 // Counters and histograms are sent every flush with their running totals
 // while they are idle, for -remotewrite-idle-timeout (default 10m), then
