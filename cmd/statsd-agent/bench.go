@@ -348,7 +348,7 @@ func benchSweep(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *verbose {
 		cfg.AgentOutput = stderr
 	}
-	if load, err := bench.LoadAverage(); err == nil && load > 1 {
+	if load, err := bench.LoadAverage(); err == nil && load > float64(runtime.NumCPU()) {
 		fmt.Fprintf(stderr, "note: load average %.2f: other processes are running, the figures will be noisy\n", load)
 	}
 	rows, err := bench.Sweep(ctx, cfg)
