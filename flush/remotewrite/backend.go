@@ -53,6 +53,7 @@ type Backend struct {
 	notBefore    time.Time
 	rejecting    bool // the last answer was a 4xx: logged once
 	warnedSketch bool
+	lastMetadata time.Time // snapshot time of the last metadata sent
 }
 
 // New returns a Backend. Metrics are registered on reg unless it is nil;
@@ -134,6 +135,10 @@ func (b *Backend) encode(s *aggregate.Snapshot) ([]request, error) {
 		b.log.Warn("distributions carry no sketch, so no native histograms are sent: turn on aggregate sketches", "series", res.NoSketch)
 	}
 	wrs := writeRequests(res.Series, s.Time.UnixMilli(), !b.cfg.NoNativeHistograms, b.cfg.MaxSeriesPerRequest)
+	if b.cfg.MetadataInterval >= 0 && (b.lastMetadata.IsZero() || s.Time.Sub(b.lastMetadata) >= time.Duration(b.cfg.MetadataInterval)) {
+		b.lastMetadata = s.Time
+		wrs = append(wrs, metadataRequests(res.Series, b.cfg.MaxSeriesPerRequest)...)
+	}
 	reqs := make([]request, 0, len(wrs))
 	for _, wr := range wrs {
 		body, err := marshal(wr)

@@ -13,6 +13,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/statsd-agent/statsd-agent/aggregate"
 	"github.com/statsd-agent/statsd-agent/flush"
@@ -50,6 +51,9 @@ func newTestBackend(t *testing.T, cfg Config, reg prometheus.Registerer, log *by
 	t.Helper()
 	if cfg.Host == "" {
 		cfg.Host = "h"
+	}
+	if cfg.MetadataInterval == 0 {
+		cfg.MetadataInterval = -1 // request counts in these tests are of data
 	}
 	var logger *slog.Logger
 	if log != nil {
@@ -394,5 +398,31 @@ func TestURLQueryNotLogged(t *testing.T) {
 	err := b.Flush(deadline(t), counterSnap(1, 1))
 	if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(log.String(), "s3cret") {
 		t.Errorf("query leaked: %v\n%s", err, log.String())
+	}
+}
+
+// TestMetadata: metric metadata goes in requests of its own, at the first
+// flush and then once per MetadataInterval (of snapshot time).
+func TestMetadata(t *testing.T) {
+	rcv := remotewritetest.NewReceiver()
+	defer rcv.Close()
+	b, _ := newTestBackend(t, Config{URL: rcv.URL(), MetadataInterval: Duration(time.Minute)}, nil, nil)
+	for i := range 8 { // flushes 10 s apart: metadata at 0 s and 60 s
+		if err := b.Flush(deadline(t), counterSnap(i, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var md []int
+	for i, wr := range rcv.Requests() {
+		if len(wr.Metadata) > 0 {
+			if len(wr.Timeseries) != 0 || wr.Metadata[0].MetricFamilyName != "c_total" || wr.Metadata[0].Type != prompb.MetricMetadata_COUNTER {
+				t.Errorf("request %d: %+v", i, wr)
+			}
+			md = append(md, i)
+		}
+	}
+	// Requests: data0, md, data1..data5, data6, md, data7.
+	if len(md) != 2 || md[0] != 1 || md[1] != 8 {
+		t.Errorf("metadata in requests %v, want [1 8]", md)
 	}
 }

@@ -67,6 +67,10 @@ type Config struct {
 	// IdleTimeout: how long an absent counter or histogram keeps being
 	// sent with its last total; 0 means 10m.
 	IdleTimeout Duration `toml:"idle_timeout"`
+	// MetadataInterval is how often the metric metadata (type and help of
+	// every family) is sent, in requests of its own; 0 means 1m, negative
+	// never.
+	MetadataInterval Duration `toml:"metadata_interval"`
 	// MaxSeriesPerRequest splits a flush; 0 means 2000.
 	MaxSeriesPerRequest int `toml:"max_series_per_request"`
 	// RequestsPerSecond paces requests (burst: the same number); 0 means
@@ -111,6 +115,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.TimersInSeconds, "remotewrite-timers-in-seconds", c.TimersInSeconds, "convert timer values from milliseconds to seconds")
 	fs.BoolVar(&c.NoPercentiles, "remotewrite-no-percentiles", c.NoPercentiles, "do not send the <name>_quantile gauges")
 	fs.DurationVar((*time.Duration)(&c.IdleTimeout), "remotewrite-idle-timeout", time.Duration(c.IdleTimeout), "keep sending an idle counter's or histogram's total for this `long` (default 10m)")
+	fs.DurationVar((*time.Duration)(&c.MetadataInterval), "remotewrite-metadata-interval", time.Duration(c.MetadataInterval), "send metric metadata this `often` (default 1m, negative: never)")
 	fs.IntVar(&c.MaxSeriesPerRequest, "remotewrite-max-series-per-request", c.MaxSeriesPerRequest, "split remote-write requests above this many `series` (default 2000)")
 	fs.Float64Var(&c.RequestsPerSecond, "remotewrite-requests-per-second", c.RequestsPerSecond, "pace remote-write requests to this `rate` (default 50, negative: unpaced)")
 	fs.DurationVar((*time.Duration)(&c.Timeout), "remotewrite-timeout", time.Duration(c.Timeout), "remote-write request `timeout` (default 30s)")
@@ -232,6 +237,9 @@ func (c Config) resolve(getenv func(string) string, hostname func() (string, err
 	r.series = promseries.Options{
 		Prefix: c.Prefix, HostLabel: c.HostLabel, Host: host, Labels: c.Labels,
 		Schema: &schema, IdleTimeout: time.Duration(c.IdleTimeout), NoPercentiles: c.NoPercentiles, TimersInSeconds: c.TimersInSeconds,
+	}
+	if r.MetadataInterval == 0 {
+		r.MetadataInterval = Duration(time.Minute)
 	}
 	switch {
 	case r.MaxSeriesPerRequest == 0:

@@ -35,6 +35,11 @@
 // -remotewrite-timers-in-seconds converts them to seconds, Prometheus' base
 // unit and statsd_exporter's default (the names stay).
 //
+// Metric metadata (type and help of every family: counter, gauge,
+// histogram) is sent in requests of its own at the first flush and then
+// every -remotewrite-metadata-interval (1m), as Prometheus does; Mimir and
+// Cortex keep it for their metadata API.
+//
 // Counters and histograms are sent every flush with their running totals
 // while they are idle, for -remotewrite-idle-timeout (default 10m), then
 // forgotten. Timestamps are the flush time.

@@ -60,6 +60,40 @@ func writeRequests(series []promseries.Series, ts int64, native bool, max int) [
 	return out
 }
 
+// metadataRequests returns the metric metadata (type and help per metric
+// family) of the series, in requests of at most max entries. Receivers
+// such as Mimir keep it for their metadata API; Prometheus ignores it.
+func metadataRequests(series []promseries.Series, max int) []*prompb.WriteRequest {
+	var out []*prompb.WriteRequest
+	cur := &prompb.WriteRequest{}
+	last := ""
+	for i := range series {
+		s := &series[i]
+		if s.Name == last {
+			continue // sorted by name: one entry per family
+		}
+		last = s.Name
+		md := prompb.MetricMetadata{MetricFamilyName: s.Name}
+		switch s.Kind {
+		case promseries.Counter:
+			md.Type, md.Help = prompb.MetricMetadata_COUNTER, "StatsD counter: total since the agent started."
+		case promseries.Histogram:
+			md.Type, md.Help = prompb.MetricMetadata_HISTOGRAM, "StatsD distribution: cumulative histogram."
+		default:
+			md.Type, md.Help = prompb.MetricMetadata_GAUGE, "StatsD gauge, set (unique members per interval) or percentile of the interval."
+		}
+		if len(cur.Metadata) == max {
+			out = append(out, cur)
+			cur = &prompb.WriteRequest{}
+		}
+		cur.Metadata = append(cur.Metadata, md)
+	}
+	if len(cur.Metadata) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
 // protoLabels returns __name__ and the labels, sorted by name as the
 // remote-write specification requires.
 func protoLabels(name string, labels []promseries.Label) []prompb.Label {

@@ -171,7 +171,10 @@ func format(flushes [][]*prompb.WriteRequest) string {
 	var b strings.Builder
 	for i, wrs := range flushes {
 		for j, wr := range wrs {
-			fmt.Fprintf(&b, "# flush %d request %d: %d series\n", i+1, j+1, len(wr.Timeseries))
+			fmt.Fprintf(&b, "# flush %d request %d: %d series, %d metadata\n", i+1, j+1, len(wr.Timeseries), len(wr.Metadata))
+			for _, md := range wr.Metadata {
+				fmt.Fprintf(&b, "metadata %s %s %q\n", md.MetricFamilyName, md.Type, md.Help)
+			}
 			for _, ts := range wr.Timeseries {
 				name := ""
 				var ls []string
