@@ -432,3 +432,28 @@ func TestSweepPinnedRestoresAffinity(t *testing.T) {
 		t.Fatalf("affinity after the sweep %v, before %v", after, before)
 	}
 }
+
+func TestSweepWarmup(t *testing.T) {
+	b, url := startBaseline(t)
+	rows, err := Sweep(context.Background(), SweepConfig{
+		Rates:      []float64{100_000},
+		Duration:   100 * time.Millisecond,
+		Warmup:     100 * time.Millisecond,
+		Workload:   Workload{Keys: 100, LinesPerPacket: 20},
+		Target:     b.Addr().String(),
+		VerifyURL:  url,
+		NoBaseline: true,
+		Verifier:   Verifier{Poll: 5 * time.Millisecond, Settle: 300 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rows[0].Agent
+	if r.Received != r.Sent.Lines {
+		t.Fatalf("measured send: %d of %d lines received", r.Received, r.Sent.Lines)
+	}
+	// The reader also got the warm-up's lines, which the row leaves out.
+	if total := b.Stats().Lines; total <= r.Received {
+		t.Fatalf("reader counted %d lines, the row %d: no warm-up sent", total, r.Received)
+	}
+}

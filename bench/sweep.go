@@ -25,6 +25,11 @@ type SweepConfig struct {
 	Rates []float64
 	// Duration of each rate's send; 0 means 5s.
 	Duration time.Duration
+	// Warmup, when positive, sends at the rate for that long before the
+	// measured send (and waits for the receiver to catch up), so that the
+	// figures show the steady state rather than the receiver's first
+	// seconds (growing maps and heap). 0 measures from the start.
+	Warmup   time.Duration
 	Workload Workload
 
 	// AgentCmd is the command starting the agent under test, one fresh
@@ -205,6 +210,27 @@ func measure(ctx context.Context, cfg SweepConfig, rc receiver, pool *Pool, rate
 			return m, err
 		}
 	}
+	send := func(d time.Duration) (SendStats, error) {
+		s, err := NewSender(SendConfig{Target: target, Rate: rate, Duration: d, Pin: cfg.Pin, CPU: cfg.CPUSender}, pool)
+		if err != nil {
+			return SendStats{}, err
+		}
+		defer s.Close()
+		return s.Run(ctx)
+	}
+	if cfg.Warmup > 0 {
+		c, err := v.Scrape(ctx)
+		if err != nil {
+			return m, err
+		}
+		st, err := send(cfg.Warmup)
+		if err != nil {
+			return m, err
+		}
+		if _, err := v.WaitCaughtUp(ctx, c, st.Lines); err != nil {
+			return m, err
+		}
+	}
 	before, err := v.Scrape(ctx)
 	if err != nil {
 		return m, err
@@ -215,13 +241,7 @@ func measure(ctx context.Context, cfg SweepConfig, rc receiver, pool *Pool, rate
 			return m, err
 		}
 	}
-	s, err := NewSender(SendConfig{Target: target, Rate: rate, Duration: cfg.Duration, Pin: cfg.Pin, CPU: cfg.CPUSender}, pool)
-	if err != nil {
-		return m, err
-	}
-	m.Sent, err = s.Run(ctx)
-	s.Close()
-	if err != nil {
+	if m.Sent, err = send(cfg.Duration); err != nil {
 		return m, err
 	}
 	after, err := v.WaitCaughtUp(ctx, before, m.Sent.Lines)

@@ -292,6 +292,7 @@ func benchSweep(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	wf.register(fs, "c=100", 20)
 	ratesFlag := fs.String("rates", "100k,300k,1M,3M,max", "offered `rates` in lines/s, comma-separated")
 	duration := fs.Duration("duration", 5*time.Second, "send time per rate")
+	warmup := fs.Duration("warmup", 0, "send at each rate this long before measuring, to skip the receiver's first seconds (0: measure from the start)")
 	agentCmd := fs.String("agent-cmd", "", "`command` starting the agent under test, split at spaces; {udp} and {http} are replaced by free loopback addresses (default: this executable -udp {udp} -http {http} -backend discard -flush-interval 10s)")
 	target := fs.String("target", "", "UDP `host:port` of an already running server (with -verify)")
 	verify := fs.String("verify", "", "metrics `URL` of the server given by -target")
@@ -320,6 +321,9 @@ func benchSweep(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *duration <= 0 || *duration > bench.MaxDuration {
 		return usageError(stderr, cmd, "-duration %v out of range (0, %v]", *duration, bench.MaxDuration)
 	}
+	if *warmup < 0 || *warmup > bench.MaxDuration {
+		return usageError(stderr, cmd, "-warmup %v out of range [0, %v]", *warmup, bench.MaxDuration)
+	}
 	for name, v := range map[string]int{"cpu-sender": *cpuSender, "cpu-agent": *cpuAgent} {
 		if err := checkCPU(name, v); err != nil {
 			return usageError(stderr, cmd, "%v", err)
@@ -338,7 +342,7 @@ func benchSweep(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return usageError(stderr, cmd, "-pid needs -target")
 	}
 	cfg := bench.SweepConfig{
-		Rates: rates, Duration: *duration, Workload: wl,
+		Rates: rates, Duration: *duration, Warmup: *warmup, Workload: wl,
 		AgentCmd: strings.Fields(*agentCmd), BaselineCmd: strings.Fields(*baselineCmd),
 		Target: *target, VerifyURL: *verify, PID: *pid,
 		Pin: *cpuSender >= 0, CPUSender: *cpuSender, CPUAgent: *cpuAgent,
@@ -353,7 +357,11 @@ func benchSweep(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	rows, err := bench.Sweep(ctx, cfg)
 	if len(rows) > 0 {
-		fmt.Fprintf(stdout, "workload: %d keys, mix %s, %d tags, %s; %v per rate\n", wl.Keys, wl.Mix, wl.Tags, packing(wl), *duration)
+		fmt.Fprintf(stdout, "workload: %d keys, mix %s, %d tags, %s; %v per rate", wl.Keys, wl.Mix, wl.Tags, packing(wl), *duration)
+		if *warmup > 0 {
+			fmt.Fprintf(stdout, " after %v of warm-up", *warmup)
+		}
+		fmt.Fprintln(stdout)
 		if werr := bench.WriteTable(stdout, rows); werr != nil && err == nil {
 			err = werr
 		}
