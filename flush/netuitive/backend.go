@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/statsd-agent/statsd-agent/aggregate"
+	"github.com/statsd-agent/statsd-agent/spool"
 )
 
 // Retry backoff: the first retry of a post waits about retryBase, each
@@ -51,13 +52,22 @@ type Backend struct {
 	// jitter returns a float in [0, 1).
 	jitter func() float64
 
-	queue        []queued
-	queuedItems  [2]int // by kind
-	authFailing  bool   // the last answer was a configuration/auth failure
-	stopped      bool   // the service asked us to stop (410/418)
-	clockDone    bool   // the server clock was compared once
-	warned413    bool   // a post too large was reported once
-	checkFailing bool   // the check-in is refused (reported once)
+	// queue holds the posts waiting for delivery, oldest first; with a
+	// spool, only the head post (or the parts a 413 split it into) while
+	// it is being delivered.
+	queue       []queued
+	queuedItems [2]int // by kind, of queue
+	// spool, if not nil, is the queue on disk (Config.SpoolDir);
+	// spoolSeen is its Stats at the last look, rec a scratch record.
+	spool        *spool.Queue
+	spoolSeen    spool.Stats
+	rec          []byte
+	closed       bool // Close closed the spool
+	authFailing  bool // the last answer was a configuration/auth failure
+	stopped      bool // the service asked us to stop (410/418)
+	clockDone    bool // the server clock was compared once
+	warned413    bool // a post too large was reported once
+	checkFailing bool // the check-in is refused (reported once)
 	// interval is the longest flush interval seen: a final flush on
 	// shutdown carries only the elapsed part of its interval.
 	interval time.Duration
@@ -74,7 +84,10 @@ type queued struct {
 // from the NETUITIVE_API_KEY environment variable; a missing key is an
 // error. Metrics are registered on reg unless it is nil; logger nil
 // discards logs (the caller adds a backend attribute if it wants one). With
-// cfg.QueueFile set, New loads the posts a previous Close saved there.
+// cfg.SpoolDir set, New opens the spool there (creating it; a directory
+// another Backend has open is refused) and the next Flush delivers the
+// posts a previous run left first. Otherwise, with cfg.QueueFile set, New
+// loads the posts a previous Close saved there.
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, error) {
 	r, err := cfg.resolve(os.Getenv, hostname)
 	if err != nil {
@@ -105,7 +118,12 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 			return nil, fmt.Errorf("netuitive: register metrics: %w", err)
 		}
 	}
-	if r.QueueFile != "" {
+	switch {
+	case r.SpoolDir != "":
+		if err := b.openSpool(); err != nil {
+			return nil, err
+		}
+	case r.QueueFile != "":
 		if err := b.loadQueue(); err != nil {
 			return nil, err
 		}
@@ -139,7 +157,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // failures (the data stays queued) and for data it had to drop (queue
 // overflow, non-finite values). Rejections (400), authentication failures
 // and the service's stop signal are logged by the backend, once, instead.
+// With a spool, the posts are written to it (and fsynced) before any is
+// sent, and Flush fails after Close.
 func (b *Backend) Flush(ctx context.Context, snap *aggregate.Snapshot) error {
+	if b.closed {
+		return errors.New("flush netuitive: the backend is closed")
+	}
 	posts, invalid := encode(snap, &b.cfg)
 	var errs []error
 	if invalid > 0 {
@@ -152,7 +175,15 @@ func (b *Backend) Flush(ctx context.Context, snap *aggregate.Snapshot) error {
 		}
 		return nil
 	}
-	if dropped := b.enqueue(posts); dropped[kindIngest]+dropped[kindEvents] > 0 {
+	if b.spool != nil {
+		dropped, err := b.spoolPush(posts)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if dropped > 0 {
+			errs = append(errs, fmt.Errorf("spool_max_bytes %d reached: dropped the oldest %d posts", b.cfg.SpoolMaxBytes, dropped))
+		}
+	} else if dropped := b.enqueue(posts); dropped[kindIngest]+dropped[kindEvents] > 0 {
 		errs = append(errs, fmt.Errorf("queue_limit %d reached: dropped the oldest %d samples and %d events",
 			b.cfg.QueueLimit, dropped[kindIngest], dropped[kindEvents]))
 	}
@@ -174,9 +205,18 @@ func (b *Backend) Flush(ctx context.Context, snap *aggregate.Snapshot) error {
 
 // Close makes a last attempt to deliver the queue within ctx's deadline,
 // then saves what is left to QueueFile when one is configured; otherwise it
-// reports what it could not deliver.
+// reports what it could not deliver. With a spool, what is left stays in
+// it for the next start (logged, counted in spooled_total, not as
+// dropped), Close returns only a failure to close the spool, and the
+// Backend must not be used afterwards (Flush fails).
 func (b *Backend) Close(ctx context.Context) error {
 	defer b.client.CloseIdleConnections()
+	if b.spool != nil {
+		return b.closeSpool(ctx)
+	}
+	if b.closed {
+		return nil
+	}
 	if b.stopped || len(b.queue) == 0 {
 		return nil
 	}
@@ -240,6 +280,9 @@ func (b *Backend) pop() {
 	b.queuedItems[q.kind] -= q.items
 	if len(b.queue) == 0 {
 		b.queue = nil // let the backing array go
+		if b.spool != nil {
+			b.ackHead() // every part of the spooled post is resolved
+		}
 	}
 	b.updateQueueGauges()
 }
@@ -265,13 +308,19 @@ func (b *Backend) backoff(n int) time.Duration {
 func (b *Backend) deliver(ctx context.Context) error {
 	_, hasDeadline := ctx.Deadline()
 	var lastErr error
+	if len(b.queue) == 0 && b.spool != nil {
+		b.loadHead()
+	}
 	if len(b.queue) > 0 {
 		// Every flush tries the head at once; the backoff spaces the
 		// retries within one flush (after a long outage, the grown backoff
 		// leaves one attempt per flush).
 		b.queue[0].notBefore = time.Time{}
 	}
-	for len(b.queue) > 0 && ctx.Err() == nil && !b.stopped {
+	for ctx.Err() == nil && !b.stopped {
+		if len(b.queue) == 0 && (b.spool == nil || !b.loadHead()) {
+			break
+		}
 		q := &b.queue[0]
 		if wait := q.notBefore.Sub(b.now()); wait > 0 {
 			if !hasDeadline || !b.sleep(ctx, wait) {
@@ -320,7 +369,7 @@ func (b *Backend) deliver(ctx context.Context) error {
 			return nil
 		}
 	}
-	if len(b.queue) > 0 && lastErr != nil {
+	if lastErr != nil && (len(b.queue) > 0 || b.spool != nil && b.spool.Len() > 0) {
 		return b.pendingErr(lastErr)
 	}
 	return nil
@@ -379,6 +428,9 @@ func halve(k kind, body []byte) (first, second queued, ok bool) {
 }
 
 func (b *Backend) pendingErr(err error) error {
+	if b.spool != nil {
+		return fmt.Errorf("%s, queued for retry: %w", b.spoolPending(), err)
+	}
 	return fmt.Errorf("%d samples and %d events queued for retry: %w", b.queuedItems[kindIngest], b.queuedItems[kindEvents], err)
 }
 
@@ -566,10 +618,14 @@ func (b *Backend) stop(out outcome) {
 		b.m.dropped.WithLabelValues(itemName(q.kind), "stopped").Add(float64(q.items))
 	}
 	lost := b.queuedItems
+	attrs := []any{"status", out.status, "error", out.err.Error(), "dropped_samples", lost[kindIngest], "dropped_events", lost[kindEvents]}
+	if b.spool != nil {
+		attrs = append(attrs, "dropped_spooled_posts", b.dropSpool("stopped", len(b.queue) > 0))
+	}
 	b.queue, b.queuedItems = nil, [2]int{}
 	b.updateQueueGauges()
 	b.log.Error("netuitive asked its clients to stop posting (kill switch); the netuitive backend is disabled until restart, other backends are not affected",
-		"status", out.status, "error", out.err.Error(), "dropped_samples", lost[kindIngest], "dropped_events", lost[kindEvents])
+		attrs...)
 }
 
 // checkInURL returns the heartbeat URL for an interval.

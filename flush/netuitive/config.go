@@ -31,6 +31,8 @@ const (
 	// DefaultQueueLimit holds about 175 MB of encoded posts at most.
 	DefaultQueueLimit = 500000
 	DefaultCheckName  = "statsd-agent"
+	// DefaultSpoolMaxBytes bounds the spool (Config.SpoolDir) on disk.
+	DefaultSpoolMaxBytes = 64 << 20
 	// EnvAPIKey is the environment variable read when the config has no key.
 	EnvAPIKey = "NETUITIVE_API_KEY"
 )
@@ -79,13 +81,27 @@ type Config struct {
 	PostsPerMinute float64 `toml:"posts_per_minute"`
 	// Timeout bounds each HTTP request; 0 means 10s.
 	Timeout Duration `toml:"timeout"`
-	// QueueLimit bounds the samples (and events) held for delivery; when it
-	// is exceeded the oldest posts are dropped and counted. 0 means 500000.
+	// QueueLimit bounds the samples (and events) held for delivery in
+	// memory; when it is exceeded the oldest posts are dropped and counted.
+	// 0 means 500000. It does not apply with SpoolDir.
 	QueueLimit int `toml:"queue_limit"`
 	// QueueFile, if set, keeps undelivered posts across restarts: Close
 	// writes what it could not deliver there, New loads and removes it.
-	// (With the agent's state_dir: <state_dir>/netuitive-queue.jsonl.)
+	// With SpoolDir set, SpoolDir wins: an existing QueueFile is moved
+	// into the spool once by New (then removed) and not written again.
 	QueueFile string `toml:"queue_file"`
+	// SpoolDir, when not empty, is a directory (the agent sets
+	// <state-dir>/netuitive) where the posts waiting for delivery are kept
+	// instead of memory: each post is written there before it is sent and
+	// removed once Netuitive accepted (or rejected) it, so posts survive
+	// an outage up to SpoolMaxBytes, a restart and a kill -9, and are
+	// delivered in order with their original timestamps.
+	SpoolDir string `toml:"-"`
+	// SpoolMaxBytes bounds the spool's disk use; 0 means 64 MiB. When a
+	// new post would pass it, the oldest posts are dropped (in spool
+	// segments of an eighth of the bound), logged with the count and
+	// counted (dropped_total{item="posts",reason="spool_full"}).
+	SpoolMaxBytes int64 `toml:"spool_max_bytes"`
 	// CheckName is the name of the heartbeat check-in posted every flush;
 	// "" means "statsd-agent". CheckTTL is its time to live; 0 means three
 	// flush intervals. NoCheckIn turns the heartbeat off.
@@ -301,6 +317,12 @@ func (c Config) resolve(getenv func(string) string, hostname func() (string, err
 		r.QueueLimit = DefaultQueueLimit
 	case r.QueueLimit < 0:
 		return r, fmt.Errorf("netuitive: queue_limit %d < 0", r.QueueLimit)
+	}
+	if r.SpoolMaxBytes < 0 {
+		return r, fmt.Errorf("netuitive: spool_max_bytes %d < 0", r.SpoolMaxBytes)
+	}
+	if r.SpoolMaxBytes == 0 {
+		r.SpoolMaxBytes = DefaultSpoolMaxBytes
 	}
 	if r.CheckName == "" {
 		r.CheckName = DefaultCheckName

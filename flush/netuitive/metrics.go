@@ -13,6 +13,11 @@ type metrics struct {
 	queued    *prometheus.GaugeVec   // item
 	stopped   prometheus.Gauge
 	splits    prometheus.Counter
+	// The spool (Config.SpoolDir).
+	spooled      prometheus.Counter
+	spoolBytes   prometheus.Gauge
+	spoolPosts   prometheus.Gauge
+	spoolCorrupt prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -36,15 +41,31 @@ func newMetrics() *metrics {
 		}, []string{"item"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "dropped_total",
-			Help: "Samples and events given up, by item (samples, events) and reason (invalid, overflow, rejected, stopped, closed).",
+			Help: "Samples, events and posts given up, by item (samples, events; posts for whole spooled posts) and reason (invalid, overflow, rejected, stopped, closed; with a spool: spool_full, spool_error, corrupt).",
 		}, []string{"item", "reason"}),
 		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: ns + "queued",
-			Help: "Samples and events waiting for delivery, by item (samples, events).",
+			Help: "Samples and events waiting for delivery in memory, by item (samples, events); with a spool, those of the post being delivered (see spool_posts).",
 		}, []string{"item"}),
 		splits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: ns + "post_splits_total",
 			Help: "Posts split in two after Netuitive refused them as too large (413).",
+		}),
+		spooled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: ns + "spooled_total",
+			Help: "Posts left undelivered at shutdown and kept in the spool for delivery after the next start.",
+		}),
+		spoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: ns + "spool_bytes",
+			Help: "Disk space used by the spool of undelivered posts (0 without a state directory).",
+		}),
+		spoolPosts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: ns + "spool_posts",
+			Help: "Posts waiting for delivery in the spool (0 without a state directory).",
+		}),
+		spoolCorrupt: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: ns + "spool_corrupt_bytes_total",
+			Help: "Bytes of the spool discarded as torn or corrupt (a write cut short by a crash); the intact posts around them are kept.",
 		}),
 		stopped: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: ns + "stopped",
@@ -54,7 +75,8 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.posts, m.failures, m.retries, m.delivered, m.dropped, m.queued, m.stopped, m.splits} {
+	for _, c := range []prometheus.Collector{m.posts, m.failures, m.retries, m.delivered, m.dropped, m.queued, m.stopped, m.splits,
+		m.spooled, m.spoolBytes, m.spoolPosts, m.spoolCorrupt} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
