@@ -142,3 +142,15 @@ func TestLoadAverage(t *testing.T) {
 		t.Fatalf("LoadAverage = %v, %v", v, err)
 	}
 }
+
+func TestPeaks(t *testing.T) {
+	agent, bare := Peaks(sweepRows())
+	// Agent: 12M lines in 5 s at max beats 10M at 3M; bare: 58M at max.
+	if agent != (Peak{Rate: 2.4e6, Offered: 0}) || bare != (Peak{Rate: 11.6e6, Offered: 0}) {
+		t.Fatalf("Peaks = %+v, %+v", agent, bare)
+	}
+	rows := sweepRows()[:3]
+	if agent, _ := Peaks(rows); agent != (Peak{Rate: 2e6, Offered: 3e6}) {
+		t.Fatalf("Peaks(first three) agent = %+v", agent)
+	}
+}

@@ -495,3 +495,25 @@ func LoadAverage() (float64, error) {
 	}
 	return v, nil
 }
+
+// Peak is the highest received rate of a sweep and the offered rate it
+// came at (0 for max).
+type Peak struct {
+	Rate, Offered float64
+}
+
+// Peaks returns the agent's and the bare reader's highest received rates
+// over all rows. Under heavy overload ("max" sends what the kernel accepts,
+// which grows as the receiver drops more) a receiver may take in less than
+// at a lower rate, so the peaks, not the "max" row, measure capacity.
+func Peaks(rows []SweepRow) (agent, bare Peak) {
+	for _, r := range rows {
+		if v := r.Agent.ReceivedRate(); v > agent.Rate {
+			agent = Peak{v, r.Offered}
+		}
+		if v := r.Baseline.ReceivedRate(); r.HasBaseline && v > bare.Rate {
+			bare = Peak{v, r.Offered}
+		}
+	}
+	return agent, bare
+}

@@ -365,6 +365,10 @@ func benchSweep(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if werr := bench.WriteTable(stdout, rows); werr != nil && err == nil {
 			err = werr
 		}
+		if agent, bare := bench.Peaks(rows); bare.Rate > 0 {
+			fmt.Fprintf(stdout, "peak received: agent %s lines/s (offered %s), bare reader %s lines/s (offered %s): %.2f of the bare reader\n",
+				bench.HumanCount(agent.Rate), bench.FormatRate(agent.Offered), bench.HumanCount(bare.Rate), bench.FormatRate(bare.Offered), agent.Rate/bare.Rate)
+		}
 		for _, w := range bench.Warnings(rows) {
 			fmt.Fprintf(stdout, "warning: %s\n", w)
 		}

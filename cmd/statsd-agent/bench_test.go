@@ -165,6 +165,9 @@ func TestBenchSweepRealAgent(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("table:\n%s", stdout)
 	}
+	if !strings.Contains(stdout, "peak received: agent ") || !strings.Contains(stdout, "(offered 20k), bare reader ") {
+		t.Errorf("no peak line:\n%s", stdout)
+	}
 	// offered sent/s received/s loss% CPU RSS bare-sent bare-recv bare-loss bare-CPU ratio
 	f := strings.Fields(lines[2])
 	if len(f) != 11 || f[0] != "20k" || f[3] != "0.00" || f[8] != "0.00" || f[10] == "-" || f[10] == "0.00" {
@@ -177,7 +180,7 @@ func TestBenchSweepRealAgent(t *testing.T) {
 func tableLines(stdout string) []string {
 	var out []string
 	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
-		if !strings.HasPrefix(l, "warning: ") {
+		if !strings.HasPrefix(l, "warning: ") && !strings.HasPrefix(l, "peak received: ") {
 			out = append(out, l)
 		}
 	}
