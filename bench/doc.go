@@ -67,8 +67,20 @@
 // Loss is (sent - received) / sent, from the agent's counter
 // statsd_agent_lines_received_total; CPU is the agent process's utime+stime
 // from /proc/PID/stat (10 ms resolution) per million lines received; peak
-// RSS is VmHWM from /proc/PID/status. The ratio is the agent's received rate
-// over the bare reader's at the same offered rate in the same run. The
-// issue's goal on the 2-core machine: 0 % loss at 5 million lines/s offered,
-// at most 0.15 CPU seconds per million lines, a ratio of at least 0.4 at max.
+// RSS is VmHWM from /proc/PID/status. The bare reader's columns are measured
+// the same way. The ratio is the agent's received rate over the bare
+// reader's at the same offered rate in the same run.
+//
+// "max" sends as fast as the kernel accepts, and the kernel accepts faster
+// the more the receiver drops, so at max a slower receiver faces a heavier
+// overload than the bare reader (24 M against 15 M lines/s here); the
+// "peak received" line (each receiver's best rate over all rows) is the
+// fairer capacity figure. A receiver's first seconds (growing maps, heap)
+// can lose lines that its steady state does not: -warmup 2s measures the
+// steady state. The machine has 2 cores: anything else running shows as
+// loss and as rows where the sender fell short (the sweep warns of both).
+//
+// The goal on the 2-core machine: 0 % loss at 5 million lines/s
+// offered, at most 0.15 CPU seconds per million lines, and at least 40 % of
+// the bare reader's rate.
 package bench
