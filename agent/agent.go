@@ -293,6 +293,32 @@ func (a *Agent) SetAggregate(cfg aggregate.Config) error {
 	return nil
 }
 
+// ReplaceBackends is SetBackends for backends that hold exclusive
+// resources (a spool directory): flushes wait while it drains the old
+// backends' queues, closes the old backends that keep reports false, then
+// calls build for the new list and installs it. Building after closing lets
+// a new backend take over its predecessor's spool. When build fails, the
+// kept backends stay installed and the error is returned.
+func (a *Agent) ReplaceBackends(ctx context.Context, keep func(flush.Backend) bool, build func() ([]flush.Backend, error)) error {
+	a.fanoutMu.Lock()
+	defer a.fanoutMu.Unlock()
+	old := a.fanout
+	var kept []flush.Backend
+	for _, b := range old.Backends() {
+		if keep(b) {
+			kept = append(kept, b)
+		}
+	}
+	closeErr := old.CloseExcept(ctx, kept)
+	backends, err := build()
+	if err != nil {
+		backends = kept
+	}
+	a.fanout = flush.NewFanout(flush.FanoutConfig{Timeout: a.cfg.FlushTimeout, Logger: a.logger,
+		Registerer: a.cfg.Registerer}, backends...)
+	return errors.Join(err, closeErr)
+}
+
 // SetBackends replaces the backends. Snapshots already queued for the old
 // backends are delivered first (or until ctx ends); old backends that are
 // not in the new list are closed; a backend in both keeps its state (queues

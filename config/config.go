@@ -22,6 +22,9 @@ import (
 	"github.com/statsd-agent/statsd-agent/anomaly"
 	"github.com/statsd-agent/statsd-agent/flush/monitis"
 	"github.com/statsd-agent/statsd-agent/flush/netuitive"
+	"github.com/statsd-agent/statsd-agent/flush/otlp"
+	"github.com/statsd-agent/statsd-agent/flush/promexport"
+	"github.com/statsd-agent/statsd-agent/flush/remotewrite"
 	"github.com/statsd-agent/statsd-agent/netstat"
 	"github.com/statsd-agent/statsd-agent/secret"
 )
@@ -88,7 +91,7 @@ type File struct {
 	GaugeTTL Duration `toml:"gauge_ttl"`
 
 	// Backends lists the backends: "stdout" (default), "discard",
-	// "monitis", "netuitive".
+	// "monitis", "netuitive", "remotewrite", "otlp", "promexport".
 	Backends []string `toml:"backends"`
 	// StdoutFile makes the stdout backend append to this file instead.
 	StdoutFile string `toml:"stdout_file"`
@@ -109,6 +112,10 @@ type File struct {
 	Netuitive netuitive.Config `toml:"netuitive"`
 	Netstat   netstat.Config   `toml:"netstat"`
 	Anomaly   anomaly.Config   `toml:"anomaly"`
+
+	RemoteWrite remotewrite.Config `toml:"remotewrite"`
+	OTLP        otlp.Config        `toml:"otlp"`
+	PromExport  promexport.Config  `toml:"promexport"`
 }
 
 // Parser holds the protocol's compatibility switches.
@@ -222,9 +229,9 @@ func (f *File) Validate() error {
 	}
 	for _, b := range f.Backends {
 		switch b {
-		case "stdout", "discard", "monitis", "netuitive":
+		case "stdout", "discard", "monitis", "netuitive", "remotewrite", "otlp", "promexport":
 		default:
-			errs = append(errs, fmt.Errorf("unknown backend %q (want stdout, discard, monitis or netuitive)", b))
+			errs = append(errs, fmt.Errorf("unknown backend %q (want stdout, discard, monitis, netuitive, remotewrite, otlp or promexport)", b))
 		}
 	}
 	switch f.LogLevel {

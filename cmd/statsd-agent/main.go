@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -32,12 +33,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/statsd-agent/statsd-agent/agent"
+	"github.com/statsd-agent/statsd-agent/aggregate"
 	"github.com/statsd-agent/statsd-agent/anomaly"
 	"github.com/statsd-agent/statsd-agent/config"
 	"github.com/statsd-agent/statsd-agent/flush"
 	"github.com/statsd-agent/statsd-agent/flush/jsonl"
 	"github.com/statsd-agent/statsd-agent/flush/monitis"
 	"github.com/statsd-agent/statsd-agent/flush/netuitive"
+	"github.com/statsd-agent/statsd-agent/flush/otlp"
+	"github.com/statsd-agent/statsd-agent/flush/promexport"
+	"github.com/statsd-agent/statsd-agent/flush/remotewrite"
 	"github.com/statsd-agent/statsd-agent/netstat"
 	"github.com/statsd-agent/statsd-agent/protocol"
 	"github.com/statsd-agent/statsd-agent/ratelimit"
@@ -162,7 +167,7 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.Var(&f.IdleTTL, "idle-ttl", "with -idle zero, stop sending zeros after this `duration` (default: never)")
 	fs.Var(&f.GaugeTTL, "gauge-ttl", "forget a gauge not updated for this `duration` (default 5m; negative: never)")
 	backendsSet := false
-	fs.Func("backend", "backend `name`: stdout, discard, monitis, netuitive (repeatable; default stdout)", func(s string) error {
+	fs.Func("backend", "backend `name`: stdout, discard, monitis, netuitive, remotewrite, otlp, promexport (repeatable; default stdout)", func(s string) error {
 		if !backendsSet {
 			f.Backends, backendsSet = nil, true
 		}
@@ -182,6 +187,9 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	f.Netuitive.RegisterFlags(fs)
 	f.Netstat.RegisterFlags(fs)
 	f.Anomaly.RegisterFlags(fs)
+	f.RemoteWrite.RegisterFlags(fs)
+	f.OTLP.RegisterFlags(fs)
+	f.PromExport.RegisterFlags(fs)
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -266,10 +274,13 @@ func newLogger(f *config.File, stderr io.Writer) *slog.Logger {
 // backendBuilder creates backends, reusing on reload the instances whose
 // configuration did not change (so their queues survive).
 type backendBuilder struct {
-	stdout io.Writer
-	logger *slog.Logger
-	reg    prometheus.Registerer
-	prev   map[string]builtBackend
+	// promHandler serves the promexport backend's /metrics/series, mounted
+	// once so it survives reloads; nil when no HTTP endpoint.
+	promHandler *promexport.Handler
+	stdout      io.Writer
+	logger      *slog.Logger
+	reg         prometheus.Registerer
+	prev        map[string]builtBackend
 }
 
 type builtBackend struct {
@@ -286,17 +297,40 @@ func backendConfig(f *config.File, name string) any {
 		return []any{f.Monitis, f.Netstat.Prefix, f.StateDir}
 	case "netuitive":
 		return []any{f.Netuitive, f.StateDir}
+	case "remotewrite":
+		return []any{f.RemoteWrite, f.StateDir}
+	case "otlp":
+		return []any{f.OTLP, f.StateDir}
+	case "promexport":
+		return f.PromExport
 	}
 	return nil
+}
+
+func backendNames(f *config.File) []string {
+	if len(f.Backends) == 0 {
+		return []string{"stdout"}
+	}
+	return f.Backends
+}
+
+// aggregateConfig is the file's aggregation settings, with the sketches
+// the fleet-export backends need.
+func aggregateConfig(f *config.File) aggregate.Config {
+	c := f.Aggregate()
+	for _, b := range backendNames(f) {
+		switch b {
+		case "remotewrite", "otlp", "promexport":
+			c.Sketches = true
+		}
+	}
+	return c
 }
 
 // build creates the configured backends in order. On error, the backends
 // it created are closed again.
 func (bb *backendBuilder) build(f *config.File) ([]flush.Backend, map[string]builtBackend, error) {
-	names := f.Backends
-	if len(names) == 0 {
-		names = []string{"stdout"}
-	}
+	names := backendNames(f)
 	var out []flush.Backend
 	built := map[string]builtBackend{}
 	fail := func(err error) ([]flush.Backend, map[string]builtBackend, error) {
@@ -346,6 +380,26 @@ func (bb *backendBuilder) build(f *config.File) ([]flush.Backend, map[string]bui
 				nc.QueueFile = filepath.Join(f.StateDir, "netuitive-queue.jsonl")
 			}
 			b, err = netuitive.New(nc, bb.logger.With("backend", "netuitive"), replacing{bb.reg})
+		case "remotewrite":
+			rc := f.RemoteWrite
+			if f.StateDir != "" {
+				rc.SpoolDir = filepath.Join(f.StateDir, "remotewrite")
+			}
+			b, err = remotewrite.New(rc, bb.logger, replacing{bb.reg})
+		case "otlp":
+			oc := f.OTLP
+			if f.StateDir != "" {
+				oc.SpoolDir = filepath.Join(f.StateDir, "otlp")
+			}
+			b, err = otlp.New(oc, bb.logger, replacing{bb.reg})
+		case "promexport":
+			var e *promexport.Exporter
+			if e, err = promexport.New(f.PromExport, bb.logger, replacing{bb.reg}); err == nil {
+				b = e
+				if bb.promHandler != nil {
+					bb.promHandler.Set(e)
+				}
+			}
 		default:
 			err = fmt.Errorf("unknown backend %q", name)
 		}
@@ -389,12 +443,11 @@ func (r replacing) MustRegister(cs ...prometheus.Collector) {
 // sockets or sending anything, and reports the first problem.
 func checkConfig(f *config.File) error {
 	bb := &backendBuilder{stdout: io.Discard, logger: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry()}
-	if f.StdoutFile != "" {
-		// Do not create the output file just to check the configuration.
-		g := *f
-		g.StdoutFile = ""
-		f = &g
-	}
+	// Neither create the output file nor open (and lock) the spools of the
+	// state directory just to check the configuration.
+	g := *f
+	g.StdoutFile, g.StateDir = "", ""
+	f = &g
 	backends, _, err := bb.build(f)
 	if err != nil {
 		return err
@@ -405,6 +458,12 @@ func checkConfig(f *config.File) error {
 		}
 	}
 	return nil
+}
+
+func routes(page *status.Page, prom *promexport.Handler) map[string]http.Handler {
+	r := page.Routes()
+	r["GET "+promexport.Path] = prom
+	return r
 }
 
 // server is a running agent with what a reload may change.
@@ -448,19 +507,42 @@ func (s *server) reload() error {
 		return errors.New(strings.TrimSpace(strings.SplitN(strings.TrimPrefix(msg.String(), "statsd-agent: "), "\nRun ", 2)[0]))
 	}
 	nf := o.file
-	backends, built, err := s.bb.build(&nf)
-	if err != nil {
+	// Validate every backend without touching the running ones' spools.
+	if err := checkConfig(&nf); err != nil {
 		return err
 	}
-	if err := s.a.SetAggregate(nf.Aggregate()); err != nil {
+	agg := aggregateConfig(&nf)
+	if err := agg.Validate(); err != nil {
 		return err
+	}
+	// Backends whose configuration did not change are kept (with their
+	// queues); the others are closed before their successors are built, so
+	// a successor can take over the same spool directory.
+	keep := map[flush.Backend]bool{}
+	for _, name := range backendNames(&nf) {
+		if prev, ok := s.bb.prev[name]; ok && reflect.DeepEqual(prev.cfg, backendConfig(&nf, name)) {
+			keep[prev.b] = true
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.a.SetBackends(ctx, backends); err != nil {
-		s.logger.Warn("reload: old backends did not drain cleanly", "err", err)
+	var built map[string]builtBackend
+	err := s.a.ReplaceBackends(ctx, func(b flush.Backend) bool { return keep[b] }, func() ([]flush.Backend, error) {
+		var backends []flush.Backend
+		var err error
+		backends, built, err = s.bb.build(&nf)
+		return backends, err
+	})
+	if err != nil {
+		return fmt.Errorf("backends: %w", err)
 	}
 	s.bb.prev = built
+	if _, ok := built["promexport"]; !ok {
+		s.bb.promHandler.Set(nil)
+	}
+	if err := s.a.SetAggregate(agg); err != nil {
+		return err
+	}
 	if !reflect.DeepEqual(nf.Netstat, s.file.Netstat) || nf.FlushInterval != s.file.FlushInterval {
 		s.startNetstat(&nf)
 	}
@@ -492,7 +574,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	bb := &backendBuilder{stdout: stdout, logger: logger, reg: reg}
+	bb := &backendBuilder{stdout: stdout, logger: logger, reg: reg, promHandler: &promexport.Handler{}}
 	backends, built, err := bb.build(f)
 	if err != nil {
 		return err
@@ -529,7 +611,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		Unixgram:       f.Unixgram,
 		StateDir:       f.StateDir,
 		RateLimit:      ratelimit.Config{LinesPerSecond: f.RateLimit, Burst: f.RateLimitBurst},
-		Aggregate:      f.Aggregate(),
+		Aggregate:      aggregateConfig(f),
 		Parser:         protocol.Options{UnknownTypeAsCounter: f.Parser.UnknownTypeAsCounter, NoGaugeDeltas: f.Parser.NoGaugeDeltas, NoSanitize: f.Parser.NoSanitize},
 		FlushTimeout:   time.Duration(f.FlushTimeout),
 		Registerer:     reg,
@@ -554,7 +636,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			token = secret.String(os.Getenv("STATSD_AGENT_HTTP_TOKEN"))
 		}
 		httpSrv, err = admin.Listen(admin.Config{Addr: f.HTTP, Gatherer: reg, Logger: logger, Token: token,
-			Reload: srv.reload, ReloadFromAnywhere: f.ReloadFromAnywhere, Routes: page.Routes(),
+			Reload: srv.reload, ReloadFromAnywhere: f.ReloadFromAnywhere, Routes: routes(page, bb.promHandler),
 			Health: func() admin.Health {
 				h := admin.Health{Status: "ok", Version: versionString(), UptimeSeconds: time.Since(started).Seconds(), Backends: a.Backends()}
 				if addr := a.UDPAddr(); addr != nil {

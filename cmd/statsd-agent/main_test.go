@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/statsd-agent/statsd-agent/flush/monitis/monitistest"
 )
 
 func runMain(t *testing.T, args ...string) (int, string, string) {
@@ -317,5 +319,76 @@ func TestReload(t *testing.T) {
 	out := stdout.String()
 	if !strings.Contains(out, `"count":4`) || !strings.Contains(out, `"upper_50":2`) || strings.Contains(out, "upper_90") {
 		t.Errorf("after reload the final flush should keep the 4 values with the 50th percentile only:\n%s", out)
+	}
+}
+
+// A reload that changes a spooled backend's settings hands the spool
+// directory over to the new backend (closed before the new one opens it).
+func TestReloadSpooledBackend(t *testing.T) {
+	fake := monitistest.NewServer(monitistest.Options{})
+	defer fake.Close()
+	t.Setenv("MONITIS_APIKEY", monitistest.DefaultAPIKey)
+	t.Setenv("MONITIS_SECRETKEY", monitistest.DefaultSecretKey)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "agent.toml")
+	write := func(rate string) {
+		t.Helper()
+		s := "flush_interval = \"1h\"\nbackends = [\"monitis\"]\nstate_dir = \"" + filepath.Join(dir, "state") + "\"\n[monitis]\nurl = \"" + fake.URL + "\"\nrate = " + rate + "\n"
+		if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("10")
+	udpAddr, httpAddr := freePort(t, "udp"), freePort(t, "tcp")
+	o, code := parseAgentFlags([]string{"-config", conf, "-udp", udpAddr, "-http", httpAddr}, io.Discard, io.Discard)
+	if o == nil {
+		t.Fatalf("exit %d", code)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var stderr syncBuffer
+	go func() { done <- serve(ctx, o, io.Discard, &stderr) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + httpAddr + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("agent not up:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	write("20")
+	resp, err := http.Post("http://"+httpAddr+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("reload with a changed spooled backend: %d %s", resp.StatusCode, body)
+	}
+	c, err := net.Dial("udp", udpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("after.reload:3|c")); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(metrics(t, httpAddr), "statsd_agent_lines_received_total 1") {
+		if time.Now().After(deadline) {
+			t.Fatal("line not received")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, stderr.String())
+	}
+	if n := fake.ResultCount(monitistest.DefaultAPIKey); n == 0 {
+		t.Errorf("the reloaded Monitis backend delivered nothing:\n%s", stderr.String())
 	}
 }
