@@ -84,3 +84,46 @@ func parseVmHWM(b []byte) (int64, error) {
 	}
 	return 0, errors.New("no VmHWM line in status")
 }
+
+// CPUBusy returns the busy time of one CPU since boot from /proc/stat: all
+// but idle and iowait (user, nice, system, irq, softirq, steal), whoever
+// used it.
+func CPUBusy(cpu int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("bench: CPU busy time: %w", err)
+	}
+	d, err := parseCPUBusy(b, cpu)
+	if err != nil {
+		return 0, fmt.Errorf("bench: CPU busy time of CPU %d: %w", cpu, err)
+	}
+	return d, nil
+}
+
+// parseCPUBusy reads the "cpuN user nice system idle iowait irq softirq
+// steal ..." line of /proc/stat.
+func parseCPUBusy(b []byte, cpu int) (time.Duration, error) {
+	prefix := []byte("cpu" + strconv.Itoa(cpu) + " ")
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) < 8 {
+			return 0, fmt.Errorf("%d fields in %q, want at least 8", len(f), bytes.TrimSpace(line))
+		}
+		var ticks int64
+		for i, s := range f[:8] {
+			v, err := strconv.ParseInt(string(s), 10, 64)
+			if err != nil || v < 0 {
+				return 0, fmt.Errorf("invalid time %q in %q", s, bytes.TrimSpace(line))
+			}
+			if i != 3 && i != 4 { // idle, iowait
+				ticks += v
+			}
+		}
+		return time.Duration(ticks) * (time.Second / clockTicks), nil
+	}
+	return 0, errors.New("no such CPU in /proc/stat")
+}

@@ -103,3 +103,41 @@ func FuzzParseVmHWM(f *testing.F) {
 		}
 	})
 }
+
+func TestParseCPUBusy(t *testing.T) {
+	stat := "cpu  448585 378 82612 182325 1329 0 7371 186 0 0\ncpu0 219038 200 42229 93227 290 0 6441 91 0 0\n" +
+		"cpu1 100 2 30 5000 7 1 4 5 0 0\ncpu10 1 1 1 1 1 1 1 1\nintr 1 2 3\n"
+	tests := []struct {
+		cpu     int
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{cpu: 1, in: stat, want: 1420 * time.Millisecond}, // 100+2+30+1+4+5 ticks
+		{cpu: 10, in: stat, want: 60 * time.Millisecond},
+		{cpu: 0, in: stat, want: (219038 + 200 + 42229 + 6441 + 91) * 10 * time.Millisecond},
+		{cpu: 2, in: stat, wantErr: true},
+		{cpu: 1, in: "cpu1 1 2 3\n", wantErr: true},
+		{cpu: 1, in: "cpu1 1 2 3 4 5 6 x 8\n", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := parseCPUBusy([]byte(tt.in), tt.cpu)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseCPUBusy(cpu%d) = %v, %v; want %v, error %v", tt.cpu, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if d, err := CPUBusy(0); err != nil || d <= 0 {
+		t.Errorf("CPUBusy(0) = %v, %v", d, err)
+	}
+}
+
+func FuzzParseCPUBusy(f *testing.F) {
+	f.Add([]byte("cpu0 1 2 3 4 5 6 7 8 0 0\n"), 0)
+	f.Add([]byte("cpu  1 2\ncpu1 1 2 3 4 5 6 7 8\n"), 1)
+	f.Fuzz(func(t *testing.T, b []byte, cpu int) {
+		d, err := parseCPUBusy(b, cpu)
+		if err == nil && d < 0 {
+			t.Fatalf("negative busy time %v from %q", d, b)
+		}
+	})
+}

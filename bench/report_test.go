@@ -132,6 +132,15 @@ func TestWarnings(t *testing.T) {
 	if len(got) != 1 || got[0] != want[0] {
 		t.Fatalf("Warnings = %q, want %q", got, want)
 	}
+	rows[3].Agent.OtherCPU, rows[3].Agent.HasOther, rows[3].Agent.Window = 600*time.Millisecond, true, 6*time.Second
+	got = Warnings(rows)
+	if len(got) != 2 || got[1] != "at max, 0.60 s of the agent's CPU (in 6.0 s) went to other processes or interrupts: its figures may suffer" {
+		t.Fatalf("Warnings = %q", got)
+	}
+	rows[3].Agent.OtherCPU = 300 * time.Millisecond // 5 %: not yet a warning
+	if got = Warnings(rows); len(got) != 1 {
+		t.Fatalf("Warnings = %q", got)
+	}
 	if w := Warnings(sweepRows()); len(w) != 0 {
 		t.Fatalf("Warnings on good rows = %q", w)
 	}

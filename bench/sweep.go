@@ -85,6 +85,12 @@ type Measure struct {
 	HasCPU bool
 	// PeakRSS is the receiver's VmHWM in bytes (0 if unknown).
 	PeakRSS int64
+	// OtherCPU is the busy time of the receiver's CPU (with Pin) that was
+	// not the receiver's own: other processes, and interrupts. HasOther
+	// tells whether it was measured; Window is the time it covers.
+	OtherCPU time.Duration
+	HasOther bool
+	Window   time.Duration
 }
 
 // Loss is the percentage of sent lines not received.
@@ -235,12 +241,19 @@ func measure(ctx context.Context, cfg SweepConfig, rc receiver, pool *Pool, rate
 	if err != nil {
 		return m, err
 	}
-	var cpu0 time.Duration
+	var cpu0, busy0 time.Duration
 	if pid > 0 {
 		if cpu0, err = ProcCPU(pid); err != nil {
 			return m, err
 		}
 	}
+	otherCPU := cfg.Pin && pid > 0 && rc.target == ""
+	if otherCPU {
+		if busy0, err = CPUBusy(cfg.CPUAgent); err != nil {
+			return m, err
+		}
+	}
+	t0 := time.Now()
 	if m.Sent, err = send(cfg.Duration); err != nil {
 		return m, err
 	}
@@ -255,6 +268,13 @@ func measure(ctx context.Context, cfg SweepConfig, rc receiver, pool *Pool, rate
 			return m, err
 		}
 		m.CPU, m.HasCPU = cpu1-cpu0, true
+		if otherCPU {
+			busy1, err := CPUBusy(cfg.CPUAgent)
+			if err != nil {
+				return m, err
+			}
+			m.OtherCPU, m.HasOther, m.Window = max(0, busy1-busy0-m.CPU), true, time.Since(t0)
+		}
 		if m.PeakRSS, err = ProcPeakRSS(pid); err != nil {
 			return m, err
 		}
@@ -458,15 +478,13 @@ func WriteTable(w io.Writer, rows []SweepRow) error {
 // Warnings points out rows whose figures are not to be trusted: where the
 // sender fell short of the offered rate (the machine was busy, or the rate
 // is beyond one sender thread), so that the agent and the bare reader were
-// not offered the same load.
+// not offered the same load, and where other work took more than 5 % of
+// the receiver's pinned CPU.
 func Warnings(rows []SweepRow) []string {
 	var out []string
 	for _, r := range rows {
-		if r.Offered <= 0 {
-			continue
-		}
 		check := func(who string, m Measure) {
-			if got := m.Sent.Rate(); got < 0.95*r.Offered {
+			if got := m.Sent.Rate(); r.Offered > 0 && got < 0.95*r.Offered {
 				out = append(out, fmt.Sprintf("at %s the sender reached only %s lines/s to the %s: the machine was busy or the rate is beyond one sender; rerun before trusting this row",
 					FormatRate(r.Offered), HumanCount(got), who))
 			}
@@ -474,6 +492,16 @@ func Warnings(rows []SweepRow) []string {
 		check("agent", r.Agent)
 		if r.HasBaseline {
 			check("bare reader", r.Baseline)
+		}
+		other := func(who string, m Measure) {
+			if m.HasOther && m.OtherCPU > m.Window/20 {
+				out = append(out, fmt.Sprintf("at %s, %.2f s of the %s's CPU (in %.1f s) went to other processes or interrupts: its figures may suffer",
+					FormatRate(r.Offered), m.OtherCPU.Seconds(), who, m.Window.Seconds()))
+			}
+		}
+		other("agent", r.Agent)
+		if r.HasBaseline {
+			other("bare reader", r.Baseline)
 		}
 	}
 	return out
