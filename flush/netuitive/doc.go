@@ -37,6 +37,41 @@
 //     and check-ins stops until restart, the queue is dropped, and this is
 //     logged once and exported as statsd_agent_netuitive_stopped 1.
 //
+// # Spool
+//
+// With Config.SpoolDir (the agent sets <state-dir>/netuitive) the queue
+// lives on disk in a spool.Queue instead of memory, bounded in bytes by
+// spool_max_bytes (-spool-max-bytes, default 64 MiB) instead of
+// queue_limit. Each post is one record: a version byte, the kind (ingest
+// or events), the item count and the JSON body exactly as encoded, so a
+// replayed post carries its original timestamps. Flush writes all of its
+// posts to the spool and fsyncs once before sending any; delivery reads
+// the oldest post (only it is held in memory, with the parts a 413 split
+// it into) and acknowledges its record once it is resolved: accepted
+// (202) or rejected (400 and other 4xx, counted as before). New reopens
+// the spool (one Backend per directory; a second is refused) and the next
+// Flush delivers what the previous run left before the new posts. Close
+// makes a last attempt and leaves the rest in the spool, logged and
+// counted in spooled_total (posts), not as dropped; the Backend cannot
+// flush after that. A kill -9 at any moment loses nothing that Flush had
+// spooled: a record torn by the kill is detected at the next start,
+// logged, counted in spool_corrupt_bytes_total and skipped, and the
+// intact posts around it are kept. Delivery is at least once: a post
+// accepted just before a crash, not yet acknowledged, is sent again.
+//
+// When a new post would take the spool past its bound, the oldest posts
+// are dropped (in spool segments of an eighth of the bound), logged with
+// the count, counted in dropped_total{item="posts",reason="spool_full"},
+// and Flush returns an error saying so. A post larger than a segment is
+// split in halves (as for a 413) until it fits; one that still does not
+// fit, or that cannot be written (disk full), is dropped and counted
+// (reason spool_error, in samples or events). A record that passes the
+// spool's checksum but does not decode (another version's) is dropped and
+// counted (item posts, reason corrupt). The 410/418 kill switch empties the
+// spool (item posts, reason stopped). If QueueFile is also set, SpoolDir
+// wins: New moves an existing queue file into the spool (behind what is
+// there) and removes it; nothing is written to QueueFile.
+//
 // Posts to the ingest and events endpoints are paced with a token bucket
 // (golang.org/x/time/rate) at the vendor's recommended ceiling of 10
 // payloads per element per minute (burst 10), configurable. Few large posts
@@ -162,6 +197,7 @@
 //	timeout               -netuitive-timeout               10s per request
 //	queue_limit           -netuitive-queue-limit           500000 samples and events
 //	queue_file            -netuitive-queue-file            none (undelivered posts kept across restarts)
+//	spool_max_bytes       (-spool-max-bytes)               64 MiB, with the agent's -state-dir (see Spool)
 //	check_name            -netuitive-check-name            statsd-agent
 //	check_ttl             -netuitive-check-ttl             3 flush intervals
 //	no_check_in           -netuitive-no-check-in           false
@@ -175,9 +211,12 @@
 //
 // On the given prometheus.Registerer: statsd_agent_netuitive_posts_total
 // {endpoint}, _post_failures_total{endpoint,reason}, _retries_total,
-// _delivered_total{item}, _dropped_total{item,reason} (reason invalid,
-// overflow, rejected, stopped, closed), _queued{item}, _post_splits_total
-// and _stopped.
+// _delivered_total{item}, _dropped_total{item,reason} (item samples or
+// events, reason invalid, overflow, rejected, stopped, closed, spool_error;
+// item posts, reason spool_full, corrupt, stopped), _queued{item} (in
+// memory: with a spool, the post being delivered), _post_splits_total,
+// _stopped, and for the spool _spool_posts, _spool_bytes (disk use),
+// _spooled_total (posts left at Close) and _spool_corrupt_bytes_total.
 //
 // # Trying it
 //
