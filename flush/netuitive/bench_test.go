@@ -1,7 +1,11 @@
 package netuitive
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -57,6 +61,46 @@ func BenchmarkEncode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(bytes)/float64(samples), "bytes/sample")
+			b.ReportMetric(float64(samples), "samples/flush")
+		})
+	}
+}
+
+// BenchmarkFlushSpool measures a 10,000-series flush delivered to a
+// server that accepts everything, with the memory queue and with the disk
+// spool (push, one fsync, peek and ack of every post), to show what the
+// spool costs per flush.
+func BenchmarkFlushSpool(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	snap := bigSnapshot(10000)
+	for _, mode := range []string{"memory", "spool"} {
+		b.Run(mode, func(b *testing.B) {
+			cfg := Config{URL: srv.URL + "/ingest", APIKey: NewSecret("k"), ElementID: "web-01", PostsPerMinute: -1, NoCheckIn: true, MaxMetricsPerPost: 1000}
+			if mode == "spool" {
+				cfg.SpoolDir = b.TempDir()
+			}
+			be, err := New(cfg, nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer be.Close(context.Background())
+			be.clockDone = true
+			posts, _ := encode(snap, &be.cfg)
+			var size, samples int
+			for _, p := range posts {
+				size, samples = size+len(p.body), samples+p.items
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := be.Flush(context.Background(), snap); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(size), "post_bytes/flush")
 			b.ReportMetric(float64(samples), "samples/flush")
 		})
 	}
