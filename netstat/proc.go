@@ -168,6 +168,10 @@ func parseProcFlat(r *Reading, name string, lines []string) {
 			r.warnf(true, "%s line %d: %q: want a name and a value; line dropped", name, i+1, clip(l))
 			continue
 		}
+		if !flatName(f[0]) {
+			r.warnf(true, "%s line %d: %q is not a counter name; line dropped", name, i+1, clip(f[0]))
+			continue
+		}
 		u, err := strconv.ParseUint(f[1], 10, 64)
 		if err != nil {
 			if _, err := strconv.ParseInt(f[1], 10, 64); err == nil {
@@ -178,6 +182,18 @@ func parseProcFlat(r *Reading, name string, lines []string) {
 		}
 		r.setRaw(f[0], u)
 	}
+}
+
+// flatName reports whether s can be a /proc/net/snmp6 counter name such as
+// "Ip6InReceives" or "Icmp6InType133": letters, digits and '_'.
+func flatName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (r *Reading) setRaw(key string, v uint64) {
