@@ -369,8 +369,15 @@ func (b *Backend) deliver(ctx context.Context) error {
 			return nil
 		}
 	}
-	if lastErr != nil && (len(b.queue) > 0 || b.spool != nil && b.spool.Len() > 0) {
-		return b.pendingErr(lastErr)
+	if len(b.queue) > 0 || b.spool != nil && b.spool.Len() > 0 {
+		if lastErr == nil && !b.stopped {
+			// The deadline came before the head could be tried (a slow
+			// check-in, pacing): the data is still queued, say so.
+			lastErr = ctx.Err()
+		}
+		if lastErr != nil {
+			return b.pendingErr(lastErr)
+		}
 	}
 	return nil
 }

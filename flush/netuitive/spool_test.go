@@ -117,7 +117,7 @@ func TestSpoolOutageLosesNothing(t *testing.T) {
 		{netuitivetest.Fault{Drop: true}, time.Minute},
 		// The flush deadline cuts the hanging request (a hanging check-in
 		// would use it all up before the data is tried).
-		{netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Hang: true}, 100 * time.Millisecond},
+		{netuitivetest.Fault{Endpoint: netuitivetest.Ingest, Hang: true}, 300 * time.Millisecond},
 	}
 	var snaps []*aggregate.Snapshot
 	for i, f := range faults {
