@@ -177,7 +177,15 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		return nil
 	})
 	fs.StringVar(&f.StateDir, "state-dir", f.StateDir, "`directory` for what survives restarts: gauges, undelivered backend data (default: none)")
-	fs.Int64Var(&f.Monitis.SpoolMaxBytes, "spool-max-bytes", f.Monitis.SpoolMaxBytes, "bound of the Monitis disk spool in the state directory (0 means 64 MiB)")
+	fs.Func("spool-max-bytes", "bound of each backend's disk spool in the state directory, in `bytes` (default 64 MiB)", func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a number of bytes")
+		}
+		f.Monitis.SpoolMaxBytes, f.Netuitive.SpoolMaxBytes = n, n
+		f.RemoteWrite.SpoolMaxBytes, f.OTLP.SpoolMaxBytes = n, n
+		return nil
+	})
 	fs.StringVar(&f.StdoutFile, "stdout-file", f.StdoutFile, "write the stdout backend's JSON lines to this `file` (appending)")
 	fs.StringVar(&f.LogLevel, "log-level", f.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&f.LogFormat, "log-format", f.LogFormat, "log `format`: text or json")
@@ -376,8 +384,13 @@ func (bb *backendBuilder) build(f *config.File) ([]flush.Backend, map[string]bui
 			b, err = monitis.New(mc, bb.logger.With("backend", "monitis"), replacing{bb.reg})
 		case "netuitive":
 			nc := f.Netuitive
-			if nc.QueueFile == "" && f.StateDir != "" {
-				nc.QueueFile = filepath.Join(f.StateDir, "netuitive-queue.jsonl")
+			if f.StateDir != "" {
+				// The disk spool replaces the older queue file, whose
+				// content it takes over on first start.
+				nc.SpoolDir = filepath.Join(f.StateDir, "netuitive")
+				if nc.QueueFile == "" {
+					nc.QueueFile = filepath.Join(f.StateDir, "netuitive-queue.jsonl")
+				}
 			}
 			b, err = netuitive.New(nc, bb.logger.With("backend", "netuitive"), replacing{bb.reg})
 		case "remotewrite":
