@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/statsd-agent/statsd-agent/flush/monitis/monitistest"
+	"github.com/statsd-agent/statsd-agent/flush/netuitive/netuitivetest"
 )
 
 func runMain(t *testing.T, args ...string) (int, string, string) {
@@ -390,5 +391,86 @@ func TestReloadSpooledBackend(t *testing.T) {
 	}
 	if n := fake.ResultCount(monitistest.DefaultAPIKey); n == 0 {
 		t.Errorf("the reloaded Monitis backend delivered nothing:\n%s", stderr.String())
+	}
+}
+
+// runAgent runs serve with args until the returned stop is called; stop
+// returns the agent's log.
+func runAgent(t *testing.T, args []string) (stop func() string) {
+	t.Helper()
+	o, code := parseAgentFlags(args, io.Discard, io.Discard)
+	if o == nil {
+		t.Fatalf("flags %v: exit %d", args, code)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var stderr syncBuffer
+	go func() { done <- serve(ctx, o, io.Discard, &stderr) }()
+	return func() string {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, stderr.String())
+		}
+		return stderr.String()
+	}
+}
+
+// Netuitive down at shutdown: the posts wait in the state directory's
+// spool and reach Netuitive, with their original timestamps, after a
+// restart.
+func TestNetuitiveOutageAcrossRestart(t *testing.T) {
+	fake := netuitivetest.NewServer("KEY")
+	defer fake.Close()
+	fake.InjectFault(netuitivetest.Fault{Status: 503})
+	t.Setenv("NETUITIVE_API_KEY", "KEY")
+	state := t.TempDir()
+	udpAddr, httpAddr := freePort(t, "udp"), freePort(t, "tcp")
+	args := []string{"-udp", udpAddr, "-http", httpAddr, "-flush-interval", "1h", "-backend", "netuitive",
+		"-netuitive-url", fake.HTTP.URL + "/ingest", "-state-dir", state, "-netuitive-element-id", "host1"}
+	stop := runAgent(t, args)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + httpAddr + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("agent not up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c, err := net.Dial("udp", udpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("outage.count:7|c")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for !strings.Contains(metrics(t, httpAddr), "statsd_agent_lines_received_total 1") {
+		if time.Now().After(deadline) {
+			t.Fatal("line not received")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	logs := stop()
+	if n := len(fake.Elements()); n != 0 {
+		t.Fatalf("%d elements accepted during the outage", n)
+	}
+	fake.ClearFaults()
+	stop = runAgent(t, args)
+	// The restarted agent delivers the spooled posts on its next flush: the
+	// final one at shutdown.
+	logs += stop()
+	var found bool
+	for _, e := range fake.Elements() {
+		for _, s := range e.Samples {
+			if strings.Contains(s.MetricID, "outage.count") && s.Val != nil && *s.Val == 7 {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the sample sent during the outage never arrived; elements %+v\nlogs:\n%s", fake.Elements(), logs)
 	}
 }
