@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/statsd-agent/statsd-agent/flush/sendqueue"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -25,11 +26,9 @@ const (
 )
 
 // request is one encoded export.
-type request struct {
-	msg    *colmetricspb.ExportMetricsServiceRequest
-	body   []byte // binary protobuf of msg
-	points int
-}
+// request is one export: Body is the binary protobuf of Msg, Items its
+// number of data points. Msg is nil for a request read back from the spool.
+type request = sendqueue.Request[*colmetricspb.ExportMetricsServiceRequest]
 
 // Backend exports every flush over OTLP. It implements flush.Backend,
 // flush.Closer and flush.Named. Flush and Close must not be called
@@ -46,7 +45,7 @@ type Backend struct {
 	sleep  func(ctx context.Context, d time.Duration) bool
 	jitter func() float64
 
-	q       queue
+	q       sendqueue.Queue[*colmetricspb.ExportMetricsServiceRequest]
 	spooled bool
 	// attempts and notBefore are the retry state of the queue's head.
 	attempts    int
@@ -86,15 +85,15 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 	default:
 		b.tr = &httpTransport{url: r.Endpoint, headers: r.Headers, client: &http.Client{Timeout: time.Duration(r.Timeout)}}
 	}
-	b.q = &memQueue{limit: r.QueueLimit}
+	b.q = sendqueue.NewMemory[*colmetricspb.ExportMetricsServiceRequest](r.QueueLimit)
 	if r.SpoolDir != "" {
-		sq, err := openSpool(r.SpoolDir, r.SpoolMaxBytes, b.log)
+		sq, err := sendqueue.OpenSpool[*colmetricspb.ExportMetricsServiceRequest](r.SpoolDir, r.SpoolMaxBytes, b.log, "otlp")
 		if err != nil {
 			b.tr.close()
 			return nil, err
 		}
 		b.q, b.spooled = sq, true
-		if n, points := sq.size(); n > 0 {
+		if n, points := sq.Size(); n > 0 {
 			b.log.Info("OTLP exports spooled by the previous run will be delivered on the next flush", "exports", n, "data_points", points, "dir", r.SpoolDir)
 		}
 		b.updateGauges()
@@ -154,7 +153,7 @@ func (b *Backend) encode(s *aggregate.Snapshot) ([]request, error) {
 			b.m.dropped.WithLabelValues("encode").Add(float64(n))
 			return out, fmt.Errorf("otlp: marshal: %w", err)
 		}
-		out = append(out, request{msg: m, body: body, points: n})
+		out = append(out, request{Msg: m, Body: body, Items: n})
 	}
 	return out, nil
 }
@@ -177,12 +176,12 @@ func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
 func (b *Backend) Close(ctx context.Context) error {
 	defer b.tr.close()
 	err := b.deliver(ctx)
-	n, lost := b.q.size()
+	n, lost := b.q.Size()
 	if b.spooled {
 		if n > 0 {
 			b.log.Info("undelivered OTLP exports kept in the spool for the next start", "exports", n, "data_points", lost)
 		}
-		if cerr := b.q.close(); cerr != nil {
+		if cerr := b.q.Close(); cerr != nil {
 			return fmt.Errorf("otlp: closing the spool: %w", cerr)
 		}
 		return nil
@@ -191,7 +190,7 @@ func (b *Backend) Close(ctx context.Context) error {
 		return nil
 	}
 	b.m.dropped.WithLabelValues("closed").Add(float64(lost))
-	b.q = &memQueue{limit: b.cfg.QueueLimit}
+	b.q = sendqueue.NewMemory[*colmetricspb.ExportMetricsServiceRequest](b.cfg.QueueLimit)
 	b.updateGauges()
 	msg := fmt.Errorf("otlp: close: %d data points undelivered", lost)
 	if err != nil {
@@ -201,7 +200,7 @@ func (b *Backend) Close(ctx context.Context) error {
 }
 
 func (b *Backend) enqueue(reqs []request) error {
-	dropped, err := b.q.push(reqs)
+	dropped, err := b.q.Push(reqs)
 	if dropped > 0 {
 		reason := "overflow"
 		if b.spooled {
@@ -221,14 +220,14 @@ func (b *Backend) enqueue(reqs []request) error {
 
 func (b *Backend) pop() {
 	b.attempts, b.notBefore = 0, time.Time{}
-	if err := b.q.pop(); err != nil {
+	if err := b.q.Pop(); err != nil {
 		b.log.Error("recording a delivery in the spool failed (it may be sent again after a restart)", "error", err)
 	}
 	b.updateGauges()
 }
 
 func (b *Backend) updateGauges() {
-	n, points := b.q.size()
+	n, points := b.q.Size()
 	b.m.queued.Set(float64(points))
 	b.m.queuedReqs.Set(float64(n))
 }
@@ -250,7 +249,7 @@ func (b *Backend) deliver(ctx context.Context) error {
 	var lastErr error
 	b.notBefore = time.Time{} // each flush tries the head at once
 	for ctx.Err() == nil {
-		q, err := b.q.front()
+		q, err := b.q.Front()
 		if err != nil {
 			b.log.Error("reading the OTLP spool failed; exports stay queued", "error", err)
 			return fmt.Errorf("spool: %w", err)
@@ -277,14 +276,14 @@ func (b *Backend) deliver(ctx context.Context) error {
 			if out.rejectedPoints > 0 || out.message != "" {
 				b.m.exports.WithLabelValues("partial").Inc()
 				b.m.dropped.WithLabelValues("rejected").Add(float64(out.rejectedPoints))
-				b.m.sent.Add(float64(int64(q.points) - out.rejectedPoints))
+				b.m.sent.Add(float64(int64(q.Items) - out.rejectedPoints))
 				if !b.partialWarn {
 					b.partialWarn = true
 					b.log.Warn("the OTLP endpoint rejected part of an export (logged once)", "rejected_data_points", out.rejectedPoints, "message", out.message)
 				}
 			} else {
 				b.m.exports.WithLabelValues("ok").Inc()
-				b.m.sent.Add(float64(q.points))
+				b.m.sent.Add(float64(q.Items))
 			}
 			b.pop()
 			if b.rejecting {
@@ -306,24 +305,24 @@ func (b *Backend) deliver(ctx context.Context) error {
 			}
 		case rejected:
 			b.m.exports.WithLabelValues("rejected").Inc()
-			b.m.dropped.WithLabelValues("rejected").Add(float64(q.points))
+			b.m.dropped.WithLabelValues("rejected").Add(float64(q.Items))
 			if !b.rejecting {
 				b.rejecting = true
 				b.log.Error("the OTLP endpoint rejected an export; its data points are dropped, not retried (further rejections are logged at debug level until one succeeds)",
-					"error", out.err.Error(), "data_points", q.points)
+					"error", out.err.Error(), "data_points", q.Items)
 			} else {
 				b.log.Debug("OTLP export rejected", "error", out.err.Error())
 			}
 			b.pop()
 		}
 	}
-	if n, _ := b.q.size(); n > 0 && lastErr != nil {
+	if n, _ := b.q.Size(); n > 0 && lastErr != nil {
 		return b.pendingErr(lastErr)
 	}
 	return nil
 }
 
 func (b *Backend) pendingErr(err error) error {
-	n, points := b.q.size()
+	n, points := b.q.Size()
 	return fmt.Errorf("%d data points in %d exports queued for retry: %w", points, n, err)
 }

@@ -60,7 +60,7 @@ func benchmarkEncode(b *testing.B, temporality string) {
 		}
 		bytes = 0
 		for _, r := range out {
-			bytes += len(r.body)
+			bytes += len(r.Body)
 		}
 	}
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")

@@ -101,14 +101,14 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				for j, r := range reqs {
-					er := decodeRequest(t, r.body)
+					er := decodeRequest(t, r.Body)
 					if err := otlptest.Validate(er); err != nil {
 						t.Error(err)
 					}
-					if !proto.Equal(er, r.msg) {
+					if !proto.Equal(er, r.Msg) {
 						t.Error("body does not decode to the message")
 					}
-					fmt.Fprintf(&out, "# flush %d export %d: %d data points\n", i+1, j+1, r.points)
+					fmt.Fprintf(&out, "# flush %d export %d: %d data points\n", i+1, j+1, r.Items)
 					out.WriteString(Format(er))
 				}
 			}

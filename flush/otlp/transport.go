@@ -57,7 +57,7 @@ type httpTransport struct {
 }
 
 func (t *httpTransport) export(ctx context.Context, r *request) outcome {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(r.body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(r.Body))
 	if err != nil {
 		return outcome{class: rejected, err: err}
 	}
@@ -142,10 +142,10 @@ func newGRPCTransport(r resolved) (*grpcTransport, error) {
 func (t *grpcTransport) export(ctx context.Context, r *request) outcome {
 	ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(ctx, t.md), t.timeout)
 	defer cancel()
-	msg := r.msg
+	msg := r.Msg
 	if msg == nil { // read back from the spool
 		msg = &colmetricspb.ExportMetricsServiceRequest{}
-		if err := proto.Unmarshal(r.body, msg); err != nil {
+		if err := proto.Unmarshal(r.Body, msg); err != nil {
 			return outcome{class: rejected, err: fmt.Errorf("spooled export: %w", err)}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/statsd-agent/statsd-agent/flush/sendqueue"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -46,7 +47,7 @@ type Backend struct {
 	sleep  func(ctx context.Context, d time.Duration) bool
 	jitter func() float64
 
-	q       queue
+	q       sendqueue.Queue[struct{}]
 	spooled bool
 	// attempts and notBefore are the retry state of the queue's head.
 	attempts     int
@@ -80,14 +81,14 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 		sleep:  sleepCtx,
 		jitter: rand.Float64,
 	}
-	b.q = &memQueue{limit: r.QueueLimit}
+	b.q = sendqueue.NewMemory[struct{}](r.QueueLimit)
 	if r.SpoolDir != "" {
-		sq, err := openSpool(r.SpoolDir, r.SpoolMaxBytes, b.log)
+		sq, err := sendqueue.OpenSpool[struct{}](r.SpoolDir, r.SpoolMaxBytes, b.log, "remotewrite")
 		if err != nil {
 			return nil, err
 		}
 		b.q, b.spooled = sq, true
-		if n, series := sq.size(); n > 0 {
+		if n, series := sq.Size(); n > 0 {
 			b.log.Info("remote-write requests spooled by the previous run will be delivered on the next flush", "requests", n, "series", series, "dir", r.SpoolDir)
 		}
 		b.updateGauges()
@@ -146,7 +147,7 @@ func (b *Backend) encode(s *aggregate.Snapshot) ([]request, error) {
 			b.m.dropped.WithLabelValues("encode").Add(float64(len(wr.Timeseries)))
 			return reqs, err
 		}
-		reqs = append(reqs, request{body: body, series: len(wr.Timeseries)})
+		reqs = append(reqs, request{Body: body, Items: len(wr.Timeseries)})
 	}
 	return reqs, nil
 }
@@ -172,12 +173,12 @@ func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
 func (b *Backend) Close(ctx context.Context) error {
 	defer b.client.CloseIdleConnections()
 	err := b.deliver(ctx)
-	n, lost := b.q.size()
+	n, lost := b.q.Size()
 	if b.spooled {
 		if n > 0 {
 			b.log.Info("undelivered remote-write requests kept in the spool for the next start", "requests", n, "series", lost)
 		}
-		if cerr := b.q.close(); cerr != nil {
+		if cerr := b.q.Close(); cerr != nil {
 			return fmt.Errorf("remotewrite: closing the spool: %w", cerr)
 		}
 		return nil
@@ -186,7 +187,7 @@ func (b *Backend) Close(ctx context.Context) error {
 		return nil
 	}
 	b.m.dropped.WithLabelValues("closed").Add(float64(lost))
-	b.q = &memQueue{limit: b.cfg.QueueLimit}
+	b.q = sendqueue.NewMemory[struct{}](b.cfg.QueueLimit)
 	b.updateGauges()
 	msg := fmt.Errorf("remotewrite: close: %d series undelivered", lost)
 	if err != nil {
@@ -198,7 +199,7 @@ func (b *Backend) Close(ctx context.Context) error {
 // enqueue appends requests within the queue's bound, counting what the
 // bound drops.
 func (b *Backend) enqueue(reqs []request) error {
-	dropped, err := b.q.push(reqs)
+	dropped, err := b.q.Push(reqs)
 	if dropped > 0 {
 		reason := "overflow"
 		if b.spooled {
@@ -218,7 +219,7 @@ func (b *Backend) enqueue(reqs []request) error {
 
 func (b *Backend) pop() error {
 	b.attempts, b.notBefore = 0, time.Time{}
-	err := b.q.pop()
+	err := b.q.Pop()
 	b.updateGauges()
 	if err != nil {
 		b.log.Error("recording a delivery in the spool failed (it may be sent again after a restart)", "error", err)
@@ -227,7 +228,7 @@ func (b *Backend) pop() error {
 }
 
 func (b *Backend) updateGauges() {
-	n, series := b.q.size()
+	n, series := b.q.Size()
 	b.m.queued.Set(float64(series))
 	b.m.queuedReqs.Set(float64(n))
 }
@@ -250,7 +251,7 @@ func (b *Backend) deliver(ctx context.Context) error {
 	var lastErr error
 	b.notBefore = time.Time{} // each flush tries the head at once
 	for ctx.Err() == nil {
-		q, err := b.q.front()
+		q, err := b.q.Front()
 		if err != nil {
 			b.log.Error("reading the remote-write spool failed; requests stay queued", "error", err)
 			return fmt.Errorf("spool: %w", err)
@@ -271,10 +272,10 @@ func (b *Backend) deliver(ctx context.Context) error {
 				break
 			}
 		}
-		out := b.send(ctx, q.body)
+		out := b.send(ctx, q.Body)
 		switch out.class {
 		case delivered:
-			b.m.sent.Add(float64(q.series))
+			b.m.sent.Add(float64(q.Items))
 			b.pop()
 			if b.rejecting {
 				b.rejecting = false
@@ -293,33 +294,33 @@ func (b *Backend) deliver(ctx context.Context) error {
 				return b.pendingErr(lastErr)
 			}
 		case rejected:
-			b.m.dropped.WithLabelValues("rejected").Add(float64(q.series))
+			b.m.dropped.WithLabelValues("rejected").Add(float64(q.Items))
 			if !b.rejecting {
 				b.rejecting = true
 				b.log.Error("remote-write endpoint rejected a request; its series are dropped, not retried (further rejections are logged at debug level until one succeeds)",
-					"status", out.status, "error", out.err.Error(), "series", q.series)
+					"status", out.status, "error", out.err.Error(), "series", q.Items)
 			} else {
 				b.log.Debug("remote-write request rejected", "status", out.status, "error", out.err.Error())
 			}
 			b.pop()
 		case noNative:
-			b.m.dropped.WithLabelValues("rejected").Add(float64(q.series))
+			b.m.dropped.WithLabelValues("rejected").Add(float64(q.Items))
 			if !b.cfg.NoNativeHistograms {
 				b.cfg.NoNativeHistograms = true
 				b.log.Error("the remote-write receiver has native histograms disabled: this request is dropped and from now on only the classic _count, _sum and _quantile series are sent; start Prometheus with --enable-feature=native-histograms, or set -remotewrite-no-native-histograms to silence this",
-					"error", out.err.Error(), "series", q.series)
+					"error", out.err.Error(), "series", q.Items)
 			}
 			b.pop()
 		}
 	}
-	if n, _ := b.q.size(); n > 0 && lastErr != nil {
+	if n, _ := b.q.Size(); n > 0 && lastErr != nil {
 		return b.pendingErr(lastErr)
 	}
 	return nil
 }
 
 func (b *Backend) pendingErr(err error) error {
-	n, series := b.q.size()
+	n, series := b.q.Size()
 	return fmt.Errorf("%d series in %d requests queued for retry: %w", series, n, err)
 }
 

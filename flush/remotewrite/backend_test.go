@@ -150,7 +150,7 @@ func TestQueueKeepsOrder(t *testing.T) {
 	if err := b.Flush(deadline(t), counterSnap(1, 2)); err == nil {
 		t.Fatal("flush 1 succeeded against a failing endpoint")
 	}
-	if n, _ := b.q.size(); n != 2 || testutil.ToFloat64(b.m.queued) != 2 || testutil.ToFloat64(b.m.queuedReqs) != 2 {
+	if n, _ := b.q.Size(); n != 2 || testutil.ToFloat64(b.m.queued) != 2 || testutil.ToFloat64(b.m.queuedReqs) != 2 {
 		t.Fatalf("queue %d", n)
 	}
 	if err := b.Flush(deadline(t), counterSnap(2, 4)); err != nil {

@@ -65,7 +65,7 @@ func BenchmarkEncode100k(b *testing.B) {
 		}
 		bytes, reqs = 0, len(out)
 		for _, r := range out {
-			bytes += len(r.body)
+			bytes += len(r.Body)
 		}
 	}
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")

@@ -3,6 +3,7 @@ package remotewrite
 import (
 	"cmp"
 	"fmt"
+	"github.com/statsd-agent/statsd-agent/flush/sendqueue"
 	"math"
 	"slices"
 
@@ -14,10 +15,9 @@ import (
 )
 
 // request is one encoded remote-write request.
-type request struct {
-	body   []byte // snappy-compressed prompb.WriteRequest
-	series int    // time series in it
-}
+// request is one remote-write request: Body is the snappy-compressed
+// prompb.WriteRequest, Items its number of time series.
+type request = sendqueue.Request[struct{}]
 
 // writeRequests builds the remote-write requests for one flush: at most max
 // time series each, one sample (or native histogram sample) per series,

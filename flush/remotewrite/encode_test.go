@@ -132,9 +132,9 @@ func TestGolden(t *testing.T) {
 				}
 				var wrs []*prompb.WriteRequest
 				for _, r := range reqs {
-					wr := decode(t, r.body)
-					if len(wr.Timeseries) != r.series {
-						t.Errorf("request counts %d series, holds %d", r.series, len(wr.Timeseries))
+					wr := decode(t, r.Body)
+					if len(wr.Timeseries) != r.Items {
+						t.Errorf("request counts %d series, holds %d", r.Items, len(wr.Timeseries))
 					}
 					if err := validate(wr); err != nil {
 						t.Error(err)
