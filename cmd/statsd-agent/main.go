@@ -645,8 +645,8 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	var httpSrv *admin.Server
 	if f.HTTP != "none" && f.HTTP != "" {
 		token := f.HTTPToken
-		if token == "" {
-			token = secret.String(os.Getenv("STATSD_AGENT_HTTP_TOKEN"))
+		if token.IsZero() {
+			token = secret.New(os.Getenv("STATSD_AGENT_HTTP_TOKEN"))
 		}
 		httpSrv, err = admin.Listen(admin.Config{Addr: f.HTTP, Gatherer: reg, Logger: logger, Token: token,
 			Reload: srv.reload, ReloadFromAnywhere: f.ReloadFromAnywhere, Routes: routes(page, bb.promHandler),

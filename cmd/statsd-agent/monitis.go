@@ -236,7 +236,7 @@ func (c *monitisCLI) parse(fs *flag.FlagSet, usage string, args []string) ([]str
 
 func (c *monitisCLI) client() (*monitis.Client, error) {
 	apiKey, secretKey := monitis.KeysFromEnv(c.getenv, c.sandbox)
-	if apiKey == "" || secretKey == "" {
+	if apiKey.IsZero() || secretKey.IsZero() {
 		a, s := monitis.EnvAPIKey, monitis.EnvSecretKey
 		if c.sandbox {
 			a, s = monitis.EnvSandboxAPIKey, monitis.EnvSandboxSecretKey
@@ -563,7 +563,7 @@ func (c *monitisCLI) fakeServer(args []string) error {
 	if c.verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(c.stderr, nil))
 	}
-	if k, s := monitis.KeysFromEnv(c.getenv, c.sandbox); k != "" && s != "" {
+	if k, s := monitis.KeysFromEnv(c.getenv, c.sandbox); !k.IsZero() && !s.IsZero() {
 		opts.Accounts = map[string]string{k.Reveal(): s.Reveal()}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -31,7 +31,7 @@ func TestAgentUDPToMonitis(t *testing.T) {
 	srv := monitistest.NewServer(monitistest.Options{})
 	defer srv.Close()
 	b, err := monitis.New(monitis.Config{
-		URL: srv.URL, APIKey: monitistest.DefaultAPIKey, SecretKey: monitistest.DefaultSecretKey, Rate: 1000,
+		URL: srv.URL, APIKey: monitis.NewSecret(monitistest.DefaultAPIKey), SecretKey: monitis.NewSecret(monitistest.DefaultSecretKey), Rate: 1000,
 	}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func TestAgentUDPToMonitis(t *testing.T) {
 	}
 
 	// Read back through the API.
-	c, err := monitis.NewClient(monitis.ClientConfig{BaseURL: srv.URL, APIKey: monitistest.DefaultAPIKey, SecretKey: monitistest.DefaultSecretKey})
+	c, err := monitis.NewClient(monitis.ClientConfig{BaseURL: srv.URL, APIKey: monitis.NewSecret(monitistest.DefaultAPIKey), SecretKey: monitis.NewSecret(monitistest.DefaultSecretKey)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestAgentWrongKeysOtherBackendsWork(t *testing.T) {
 	defer srv.Close()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	b, err := monitis.New(monitis.Config{URL: srv.URL, APIKey: monitistest.DefaultAPIKey, SecretKey: "WRONGSECRETKEY0000000000AB", Rate: 1000}, logger, nil)
+	b, err := monitis.New(monitis.Config{URL: srv.URL, APIKey: monitis.NewSecret(monitistest.DefaultAPIKey), SecretKey: monitis.NewSecret("WRONGSECRETKEY0000000000AB"), Rate: 1000}, logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestAgentRestartKeepsUndelivered(t *testing.T) {
 	dir := t.TempDir()
 	start := func() (*agent.Agent, *monitis.Backend) {
 		t.Helper()
-		b, err := monitis.New(monitis.Config{URL: srv.URL, APIKey: monitistest.DefaultAPIKey, SecretKey: monitistest.DefaultSecretKey,
+		b, err := monitis.New(monitis.Config{URL: srv.URL, APIKey: monitis.NewSecret(monitistest.DefaultAPIKey), SecretKey: monitis.NewSecret(monitistest.DefaultSecretKey),
 			Rate: 1000, Retries: -1, SpoolDir: dir}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -253,7 +253,7 @@ func TestAgentRestartKeepsUndelivered(t *testing.T) {
 	if q := b.Queued(); q != 0 {
 		t.Errorf("queued after delivery = %d", q)
 	}
-	c, err := monitis.NewClient(monitis.ClientConfig{BaseURL: srv.URL, APIKey: monitistest.DefaultAPIKey, SecretKey: monitistest.DefaultSecretKey})
+	c, err := monitis.NewClient(monitis.ClientConfig{BaseURL: srv.URL, APIKey: monitis.NewSecret(monitistest.DefaultAPIKey), SecretKey: monitis.NewSecret(monitistest.DefaultSecretKey)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,22 +164,22 @@ func newBackend(cfg Config, logger *slog.Logger, reg prometheus.Registerer, gete
 	}
 	apiKey, secretKey := cfg.APIKey, cfg.SecretKey
 	envAPI, envSecret := KeysFromEnv(getenv, cfg.Sandbox)
-	if apiKey == "" {
+	if apiKey.IsZero() {
 		apiKey = envAPI
 	}
-	if secretKey == "" {
+	if secretKey.IsZero() {
 		secretKey = envSecret
 	}
-	if apiKey == "" || secretKey == "" {
+	if apiKey.IsZero() || secretKey.IsZero() {
 		a, s := EnvAPIKey, EnvSecretKey
 		if cfg.Sandbox {
 			a, s = EnvSandboxAPIKey, EnvSandboxSecretKey
 		}
 		var missing []string
-		if apiKey == "" {
+		if apiKey.IsZero() {
 			missing = append(missing, "API key ("+a+" or api_key)")
 		}
-		if secretKey == "" {
+		if secretKey.IsZero() {
 			missing = append(missing, "secret key ("+s+" or secret_key)")
 		}
 		return nil, fmt.Errorf("monitis: %w: set the %s", ErrMissingKeys, strings.Join(missing, " and the "))

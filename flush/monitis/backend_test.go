@@ -217,13 +217,13 @@ func TestNewErrors(t *testing.T) {
 			}
 			return ""
 		}, "set the secret key (MONITIS_SANDBOX_SECRETKEY or secret_key)"},
-		{"bad pattern", Config{APIKey: "A", SecretKey: "S", Include: []string{"[a"}}, noEnv, `pattern "[a"`},
-		{"bad stats type", Config{APIKey: "A", SecretKey: "S", Stats: map[string][]string{"timers": {"count"}}}, noEnv, `unknown series type "timers"`},
-		{"bad url", Config{APIKey: "A", SecretKey: "S", URL: "ftp://x"}, noEnv, "want http(s)://host"},
-		{"negative rate", Config{APIKey: "A", SecretKey: "S", Rate: -1}, noEnv, "must not be negative"},
-		{"negative spool bound", Config{APIKey: "A", SecretKey: "S", SpoolDir: "x", SpoolMaxBytes: -1}, noEnv, "spool_max_bytes -1: must not be negative"},
-		{"tiny spool bound", Config{APIKey: "A", SecretKey: "S", SpoolDir: t.TempDir(), SpoolMaxBytes: 100}, noEnv, "spool: max bytes 100: want at least 256"},
-		{"spool dir is a file", Config{APIKey: "A", SecretKey: "S", SpoolDir: "backend_test.go"}, noEnv, "monitis: backend_test.go: spool:"},
+		{"bad pattern", Config{APIKey: NewSecret("A"), SecretKey: NewSecret("S"), Include: []string{"[a"}}, noEnv, `pattern "[a"`},
+		{"bad stats type", Config{APIKey: NewSecret("A"), SecretKey: NewSecret("S"), Stats: map[string][]string{"timers": {"count"}}}, noEnv, `unknown series type "timers"`},
+		{"bad url", Config{APIKey: NewSecret("A"), SecretKey: NewSecret("S"), URL: "ftp://x"}, noEnv, "want http(s)://host"},
+		{"negative rate", Config{APIKey: NewSecret("A"), SecretKey: NewSecret("S"), Rate: -1}, noEnv, "must not be negative"},
+		{"negative spool bound", Config{APIKey: NewSecret("A"), SecretKey: NewSecret("S"), SpoolDir: "x", SpoolMaxBytes: -1}, noEnv, "spool_max_bytes -1: must not be negative"},
+		{"tiny spool bound", Config{APIKey: NewSecret("A"), SecretKey: NewSecret("S"), SpoolDir: t.TempDir(), SpoolMaxBytes: 100}, noEnv, "spool: max bytes 100: want at least 256"},
+		{"spool dir is a file", Config{APIKey: NewSecret("A"), SecretKey: NewSecret("S"), SpoolDir: "backend_test.go"}, noEnv, "monitis: backend_test.go: spool:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -347,8 +347,8 @@ func (e *env) backend(t *testing.T, cfg Config) *Backend {
 	if cfg.Rate == 0 {
 		cfg.Rate = 1e6 // pacing is tested on its own
 	}
-	if cfg.APIKey == "" {
-		cfg.APIKey, cfg.SecretKey = testAPIKey, testSecretKey
+	if cfg.APIKey.IsZero() {
+		cfg.APIKey, cfg.SecretKey = NewSecret(testAPIKey), NewSecret(testSecretKey)
 	}
 	e.reg = prometheus.NewRegistry()
 	e.log = &logRecorder{}
@@ -618,7 +618,7 @@ func TestBackendQueueBound(t *testing.T) {
 // Wrong keys: one clear error log, no key in it, no retries, results kept.
 func TestBackendWrongKeys(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.b = e.backend(t, Config{APIKey: testAPIKey, SecretKey: "WRONGSECRETKEY0000000000AB"})
+	e.b = e.backend(t, Config{APIKey: NewSecret(testAPIKey), SecretKey: NewSecret("WRONGSECRETKEY0000000000AB")})
 	for i := range 3 {
 		e.flush(t, snapshot(t0.Add(time.Duration(i)*10*time.Second), 1))
 	}
@@ -649,7 +649,7 @@ func TestBackendWrongKeys(t *testing.T) {
 // Wrong API key: even the GET fails; one error.
 func TestBackendWrongAPIKey(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.b = e.backend(t, Config{APIKey: "WRONGAPIKEY00000000000000A", SecretKey: testSecretKey})
+	e.b = e.backend(t, Config{APIKey: NewSecret("WRONGAPIKEY00000000000000A"), SecretKey: NewSecret(testSecretKey)})
 	for i := range 3 {
 		e.flush(t, snapshot(t0.Add(time.Duration(i)*10*time.Second), 1))
 	}
@@ -741,7 +741,7 @@ func TestBackendRate(t *testing.T) {
 		rate, want float64
 		burst      int
 	}{{2.5, 2.5, 2}, {0, 10, 10}, {0.5, 0.5, 1}} {
-		b, err := New(Config{Rate: tt.rate, APIKey: "A", SecretKey: "S"}, nil, nil)
+		b, err := New(Config{Rate: tt.rate, APIKey: NewSecret("A"), SecretKey: NewSecret("S")}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,9 +62,9 @@ const (
 // os.Getenv.
 func KeysFromEnv(getenv func(string) string, sandbox bool) (apiKey, secretKey Secret) {
 	if sandbox {
-		return Secret(getenv(EnvSandboxAPIKey)), Secret(getenv(EnvSandboxSecretKey))
+		return NewSecret(getenv(EnvSandboxAPIKey)), NewSecret(getenv(EnvSandboxSecretKey))
 	}
-	return Secret(getenv(EnvAPIKey)), Secret(getenv(EnvSecretKey))
+	return NewSecret(getenv(EnvAPIKey)), NewSecret(getenv(EnvSecretKey))
 }
 
 // ClientConfig configures a Client.
@@ -109,7 +109,7 @@ type Client struct {
 // NewClient returns a Client. It fails when a key is missing, the base URL
 // is not an absolute http(s) URL, or the validation method is unknown.
 func NewClient(cfg ClientConfig) (*Client, error) {
-	if cfg.APIKey == "" || cfg.SecretKey == "" {
+	if cfg.APIKey.IsZero() || cfg.SecretKey.IsZero() {
 		return nil, fmt.Errorf("monitis: %w: both an API key and a secret key are required", ErrMissingKeys)
 	}
 	base := cfg.BaseURL

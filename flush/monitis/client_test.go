@@ -146,7 +146,7 @@ func TestFormatValue(t *testing.T) {
 
 func newTestClient(t *testing.T, base string, v Validation) *Client {
 	t.Helper()
-	c, err := NewClient(ClientConfig{BaseURL: base, APIKey: testAPIKey, SecretKey: testSecretKey, Validation: v})
+	c, err := NewClient(ClientConfig{BaseURL: base, APIKey: NewSecret(testAPIKey), SecretKey: NewSecret(testSecretKey), Validation: v})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,9 +160,9 @@ func TestNewClientErrors(t *testing.T) {
 		want string
 	}{
 		{"no keys", ClientConfig{}, "both an API key and a secret key are required"},
-		{"no secret", ClientConfig{APIKey: "A"}, "both an API key and a secret key are required"},
-		{"bad url", ClientConfig{APIKey: "A", SecretKey: "S", BaseURL: "monitis.com"}, "want http(s)://host"},
-		{"bad validation", ClientConfig{APIKey: "A", SecretKey: "S", Validation: "md5"}, `validation "md5"`},
+		{"no secret", ClientConfig{APIKey: NewSecret("A")}, "both an API key and a secret key are required"},
+		{"bad url", ClientConfig{APIKey: NewSecret("A"), SecretKey: NewSecret("S"), BaseURL: "monitis.com"}, "want http(s)://host"},
+		{"bad validation", ClientConfig{APIKey: NewSecret("A"), SecretKey: NewSecret("S"), Validation: "md5"}, `validation "md5"`},
 	}
 	for _, tt := range tests {
 		_, err := NewClient(tt.cfg)
@@ -180,7 +180,7 @@ func TestClientLifecycle(t *testing.T) {
 			srv := monitistest.NewServer(monitistest.Options{})
 			defer srv.Close()
 			var trace bytes.Buffer
-			c, err := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: testAPIKey, SecretKey: testSecretKey, Validation: v, Trace: &trace})
+			c, err := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: NewSecret(testAPIKey), SecretKey: NewSecret(testSecretKey), Validation: v, Trace: &trace})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,7 +269,7 @@ func TestTokenRefresh(t *testing.T) {
 	clock := func() time.Time { return now }
 	srv := monitistest.NewServer(monitistest.Options{Now: clock})
 	defer srv.Close()
-	c, err := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: testAPIKey, SecretKey: testSecretKey, Validation: ValidationToken, Now: clock})
+	c, err := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: NewSecret(testAPIKey), SecretKey: NewSecret(testSecretKey), Validation: ValidationToken, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,10 +311,10 @@ func TestClientErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongSecret, _ := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: testAPIKey, SecretKey: "WRONGSECRETKEY000000000000"})
-	wrongKey, _ := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: "WRONGAPIKEY000000000000000", SecretKey: testSecretKey})
-	wrongTokenSecret, _ := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: testAPIKey, SecretKey: "WRONGSECRETKEY000000000000", Validation: ValidationToken})
-	skewed, _ := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: testAPIKey, SecretKey: testSecretKey,
+	wrongSecret, _ := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: NewSecret(testAPIKey), SecretKey: NewSecret("WRONGSECRETKEY000000000000")})
+	wrongKey, _ := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: NewSecret("WRONGAPIKEY000000000000000"), SecretKey: NewSecret(testSecretKey)})
+	wrongTokenSecret, _ := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: NewSecret(testAPIKey), SecretKey: NewSecret("WRONGSECRETKEY000000000000"), Validation: ValidationToken})
+	skewed, _ := NewClient(ClientConfig{BaseURL: srv.URL, APIKey: NewSecret(testAPIKey), SecretKey: NewSecret(testSecretKey),
 		Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }})
 	addResult := func(c *Client) error { return c.AddResult(ctx, id, time.Now(), []ResultValue{{"v", "1"}}) }
 	tests := []struct {
@@ -392,7 +392,7 @@ func TestAuthTokenErrorHidesSecret(t *testing.T) {
 }
 
 func TestSecretRedacts(t *testing.T) {
-	s := Secret("TOPSECRET")
+	s := NewSecret("TOPSECRET")
 	for _, got := range []string{fmt.Sprint(s), fmt.Sprintf("%s %v %q %#v %x", s, s, s, s, s), s.LogValue().String()} {
 		if strings.Contains(got, "TOPSECRET") || strings.Contains(got, fmt.Sprintf("%x", "TOPSECRET")) {
 			t.Errorf("secret shown: %s", got)

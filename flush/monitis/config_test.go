@@ -41,7 +41,7 @@ timer = ["count", "upper_*"]
 		t.Fatal(err)
 	}
 	want := Config{
-		URL: "http://127.0.0.1:8080", Sandbox: true, APIKey: "TOMLAPIKEY", SecretKey: "TOMLSECRET", Validation: ValidationToken,
+		URL: "http://127.0.0.1:8080", Sandbox: true, APIKey: NewSecret("TOMLAPIKEY"), SecretKey: NewSecret("TOMLSECRET"), Validation: ValidationToken,
 		Rate: 2.5, Retries: -1, QueueSize: 500, SpoolMaxBytes: 1 << 20, Tag: "myapp", Include: []string{"api.*"}, Exclude: []string{"api.debug.*"},
 		Groups: []string{"api"}, NetstatMonitor: "box1 netstat", NetstatPrefix: "none",
 		Stats: map[string][]string{"counter": {"rate"}, "timer": {"count", "upper_*"}},

@@ -47,7 +47,7 @@ func FuzzParseResponse(f *testing.F) {
 		f.Add(403, []byte(s))
 		f.Add(503, []byte(s))
 	}
-	c, err := NewClient(ClientConfig{APIKey: "K", SecretKey: "S"})
+	c, err := NewClient(ClientConfig{APIKey: NewSecret("K"), SecretKey: NewSecret("S")})
 	if err != nil {
 		f.Fatal(err)
 	}

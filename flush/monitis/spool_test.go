@@ -108,7 +108,7 @@ func (e *spoolEnv) start(t *testing.T, cfg Config) *Backend {
 	if cfg.Rate == 0 {
 		cfg.Rate = 1e6
 	}
-	cfg.APIKey, cfg.SecretKey = testAPIKey, testSecretKey
+	cfg.APIKey, cfg.SecretKey = NewSecret(testAPIKey), NewSecret(testSecretKey)
 	e.reg = nil
 	e.log = &logRecorder{}
 	b, err := New(cfg, e.log.logger(), nil)
@@ -220,7 +220,7 @@ func TestSpoolRestartDuringOutage(t *testing.T) {
 	b := e.start(t, Config{})
 	defer b.Close(context.Background())
 	// One backend per directory: a second one is refused while b runs.
-	if _, err := New(Config{SpoolDir: e.dir, APIKey: "A", SecretKey: "S"}, nil, nil); err == nil || !strings.Contains(err.Error(), "in use") {
+	if _, err := New(Config{SpoolDir: e.dir, APIKey: NewSecret("A"), SecretKey: NewSecret("S")}, nil, nil); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("second backend on the spool: %v", err)
 	}
 	if q := b.Queued(); q != 18 {
@@ -428,7 +428,7 @@ func TestSpoolChild(t *testing.T) {
 	}
 	parts := strings.Split(arg, "|")
 	n, _ := strconv.Atoi(parts[2])
-	b, err := New(Config{SpoolDir: parts[0], URL: parts[1], Rate: 1e6, APIKey: testAPIKey, SecretKey: testSecretKey}, nil, nil)
+	b, err := New(Config{SpoolDir: parts[0], URL: parts[1], Rate: 1e6, APIKey: NewSecret(testAPIKey), SecretKey: NewSecret(testSecretKey)}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/statsd-agent/statsd-agent/secret"
 )
 
 // Defaults used where a Config field is zero.
@@ -131,43 +132,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.NoCheckIn, "netuitive-no-check-in", c.NoCheckIn, "do not post a Netuitive heartbeat check-in")
 }
 
-// Secret holds the API key. It redacts itself wherever it could be printed:
-// String, GoString, LogValue and MarshalText (so %v, %s, %q, slog, JSON and
-// TOML dumps show "[redacted]"). It is a struct, not a string type, because
-// go-toml writes string-kinded values without calling MarshalText. A TOML
-// or JSON string decodes into it (UnmarshalText).
-type Secret struct{ v string }
-
-const redacted = "[redacted]"
+// Secret is a credential that redacts itself wherever it could be printed
+// (package secret); Reveal returns the value.
+type Secret = secret.String
 
 // NewSecret returns a Secret holding s.
-func NewSecret(s string) Secret { return Secret{s} }
-
-// Reveal returns the secret's value.
-func (s Secret) Reveal() string { return s.v }
-
-// String returns "[redacted]", or "" for an empty secret.
-func (s Secret) String() string {
-	if s.v == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString redacts the secret for %#v.
-func (s Secret) GoString() string { return `"` + s.String() + `"` }
-
-// LogValue redacts the secret in slog output.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText redacts the secret in encoded config dumps.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// UnmarshalText sets the secret from a config file.
-func (s *Secret) UnmarshalText(b []byte) error {
-	s.v = string(b)
-	return nil
-}
+func NewSecret(s string) Secret { return secret.New(s) }
 
 // Duration is a time.Duration written as a string ("10s", "2m") in TOML.
 type Duration time.Duration

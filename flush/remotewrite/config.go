@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/statsd-agent/statsd-agent/flush/expohist"
 	"github.com/statsd-agent/statsd-agent/flush/promseries"
+	"github.com/statsd-agent/statsd-agent/secret"
 )
 
 // Defaults used where a Config field is zero.
@@ -122,41 +122,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.QueueLimit, "remotewrite-queue-limit", c.QueueLimit, "remote-write queue bound in `series` (default 1000000)")
 }
 
-// Secret holds a credential. It redacts itself wherever it could be printed:
-// String, GoString, LogValue and MarshalText (so %v, %s, %q, slog, JSON
-// and TOML dumps show "[redacted]"). It is a struct, not a string type,
-// because go-toml writes string-kinded values without calling MarshalText.
-// A TOML or JSON string decodes into it (UnmarshalText).
-type Secret struct{ v string }
+// Secret is a credential that redacts itself wherever it could be printed
+// (package secret); Reveal returns the value.
+type Secret = secret.String
 
 // NewSecret returns a Secret holding s.
-func NewSecret(s string) Secret { return Secret{s} }
-
-// Reveal returns the secret's value.
-func (s Secret) Reveal() string { return s.v }
-
-// String returns "[redacted]", or "" for an empty secret.
-func (s Secret) String() string {
-	if s.v == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// GoString redacts the secret for %#v.
-func (s Secret) GoString() string { return `"` + s.String() + `"` }
-
-// LogValue redacts the secret in slog output.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText redacts the secret in encoded config dumps.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// UnmarshalText sets the secret from a config file.
-func (s *Secret) UnmarshalText(b []byte) error {
-	s.v = string(b)
-	return nil
-}
+func NewSecret(s string) Secret { return secret.New(s) }
 
 // Duration is a time.Duration written as a string ("10s", "2m") in TOML.
 type Duration time.Duration

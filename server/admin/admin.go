@@ -97,7 +97,7 @@ func Handler(cfg Config) http.Handler {
 	for pattern, h := range cfg.Routes {
 		mux.Handle(pattern, h)
 	}
-	if cfg.Token == "" {
+	if cfg.Token.IsZero() {
 		return mux
 	}
 	want := "Bearer " + cfg.Token.Reveal()

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/statsd-agent/statsd-agent/secret"
 )
 
 func TestEndpoints(t *testing.T) {
@@ -65,7 +66,7 @@ func TestListenError(t *testing.T) {
 func TestTokenAndReload(t *testing.T) {
 	reloads := 0
 	fail := false
-	h := Handler(Config{Gatherer: prometheus.NewRegistry(), Token: "s3cret", Reload: func() error {
+	h := Handler(Config{Gatherer: prometheus.NewRegistry(), Token: secret.New("s3cret"), Reload: func() error {
 		if fail {
 			return errors.New("line 3: unknown key \"x\"")
 		}
