@@ -28,8 +28,10 @@ func TestConformance(t *testing.T) {
 	}
 	t.Run("http", func(t *testing.T) {
 		flushtest.Run(t, flushtest.Options{
-			New:      func(t *testing.T) flush.Backend { return newBackend(t, otlp.Config{Endpoint: receiver(t).HTTPURL()}) },
-			NewStuck: func(t *testing.T) flush.Backend { return newBackend(t, otlp.Config{Endpoint: flushtest.HangingServer(t) + "/v1/metrics"}) },
+			New: func(t *testing.T) flush.Backend { return newBackend(t, otlp.Config{Endpoint: receiver(t).HTTPURL()}) },
+			NewStuck: func(t *testing.T) flush.Backend {
+				return newBackend(t, otlp.Config{Endpoint: flushtest.HangingServer(t) + "/v1/metrics"})
+			},
 		})
 	})
 	t.Run("grpc", func(t *testing.T) {
