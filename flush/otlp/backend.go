@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/statsd-agent/statsd-agent/flush/sendqueue"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -16,16 +15,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/statsd-agent/statsd-agent/aggregate"
+	"github.com/statsd-agent/statsd-agent/flush/sendqueue"
 )
 
-// Retry backoff: the first retry waits about retryBase, each further one
-// twice as long, at most retryMax, jittered between half and all of that.
-const (
-	retryBase = 500 * time.Millisecond
-	retryMax  = 30 * time.Second
-)
-
-// request is one encoded export.
 // request is one export: Body is the binary protobuf of Msg, Items its
 // number of data points. Msg is nil for a request read back from the spool.
 type request = sendqueue.Request[*colmetricspb.ExportMetricsServiceRequest]
@@ -45,11 +37,9 @@ type Backend struct {
 	sleep  func(ctx context.Context, d time.Duration) bool
 	jitter func() float64
 
-	q       sendqueue.Queue[*colmetricspb.ExportMetricsServiceRequest]
-	spooled bool
-	// attempts and notBefore are the retry state of the queue's head.
-	attempts    int
-	notBefore   time.Time
+	q           sendqueue.Queue[*colmetricspb.ExportMetricsServiceRequest]
+	spooled     bool
+	head        sendqueue.State // retry state of the queue's head
 	rejecting   bool
 	warned      bool
 	partialWarn bool
@@ -72,7 +62,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 		m:      newMetrics(),
 		conv:   newConverter(r),
 		now:    time.Now,
-		sleep:  sleepCtx,
+		sleep:  sendqueue.Sleep,
 		jitter: rand.Float64,
 	}
 	switch r.Protocol {
@@ -112,20 +102,6 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 
 // Name returns "otlp".
 func (b *Backend) Name() string { return "otlp" }
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return false
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
 
 // encode converts the snapshot (updating cumulative state) into export
 // requests.
@@ -208,7 +184,7 @@ func (b *Backend) enqueue(reqs []request) error {
 		}
 		b.m.dropped.WithLabelValues(reason).Add(float64(dropped))
 		b.log.Warn("OTLP queue full: oldest exports dropped", "data_points", dropped, "reason", reason)
-		b.attempts, b.notBefore = 0, time.Time{}
+		b.head.Reset()
 	}
 	if err != nil {
 		b.log.Error("writing OTLP exports to the spool failed", "error", err)
@@ -218,9 +194,8 @@ func (b *Backend) enqueue(reqs []request) error {
 	return err
 }
 
-func (b *Backend) pop() {
-	b.attempts, b.notBefore = 0, time.Time{}
-	if err := b.q.Pop(); err != nil {
+func (b *Backend) popped(err error) {
+	if err != nil {
 		b.log.Error("recording a delivery in the spool failed (it may be sent again after a restart)", "error", err)
 	}
 	b.updateGauges()
@@ -232,94 +207,62 @@ func (b *Backend) updateGauges() {
 	b.m.queuedReqs.Set(float64(n))
 }
 
-func (b *Backend) backoff(n int) time.Duration {
-	d := retryMax
-	if n < 10 {
-		d = min(retryBase<<(n-1), retryMax)
-	}
-	return d/2 + time.Duration(b.jitter()*float64(d/2))
-}
-
-// deliver sends the queue in order (cumulative points of a series must not
-// overtake each other). A retryable failure of the head is retried after a
-// backoff while ctx's deadline allows; without a deadline it gets one
-// attempt per flush.
+// deliver sends the queue in order (sendqueue.Deliver; cumulative points
+// of a series must not overtake each other). A retryable failure of the
+// head is retried after a backoff while ctx's deadline allows; without a
+// deadline it gets one attempt per flush.
 func (b *Backend) deliver(ctx context.Context) error {
-	_, hasDeadline := ctx.Deadline()
-	var lastErr error
-	b.notBefore = time.Time{} // each flush tries the head at once
-	for ctx.Err() == nil {
-		q, err := b.q.Front()
-		if err != nil {
-			b.log.Error("reading the OTLP spool failed; exports stay queued", "error", err)
-			return fmt.Errorf("spool: %w", err)
-		}
-		if q == nil {
-			break
-		}
-		if wait := b.notBefore.Sub(b.now()); wait > 0 {
-			if !hasDeadline || !b.sleep(ctx, wait) {
-				break
-			}
-		}
-		if b.limiter != nil {
-			now := b.now()
-			r := b.limiter.ReserveN(now, 1)
-			if d := r.DelayFrom(now); d > 0 && !b.sleep(ctx, d) {
-				r.CancelAt(b.now())
-				break
-			}
-		}
-		out := b.tr.export(ctx, q)
-		switch out.class {
-		case delivered:
-			if out.rejectedPoints > 0 || out.message != "" {
-				b.m.exports.WithLabelValues("partial").Inc()
-				b.m.dropped.WithLabelValues("rejected").Add(float64(out.rejectedPoints))
-				b.m.sent.Add(float64(int64(q.Items) - out.rejectedPoints))
-				if !b.partialWarn {
-					b.partialWarn = true
-					b.log.Warn("the OTLP endpoint rejected part of an export (logged once)", "rejected_data_points", out.rejectedPoints, "message", out.message)
-				}
-			} else {
-				b.m.exports.WithLabelValues("ok").Inc()
-				b.m.sent.Add(float64(q.Items))
-			}
-			b.pop()
-			if b.rejecting {
-				b.rejecting = false
-				b.log.Info("the OTLP endpoint accepts exports again")
-			}
-		case retry:
-			b.m.exports.WithLabelValues("retryable").Inc()
-			lastErr = out.err
-			b.attempts++
-			wait := b.backoff(b.attempts)
-			if out.retryAfter > wait {
-				wait = min(out.retryAfter, 5*retryMax)
-			}
-			b.notBefore = b.now().Add(wait)
-			b.m.retries.Inc()
-			if !hasDeadline {
-				return b.pendingErr(lastErr)
-			}
-		case rejected:
-			b.m.exports.WithLabelValues("rejected").Inc()
-			b.m.dropped.WithLabelValues("rejected").Add(float64(q.Items))
-			if !b.rejecting {
-				b.rejecting = true
-				b.log.Error("the OTLP endpoint rejected an export; its data points are dropped, not retried (further rejections are logged at debug level until one succeeds)",
-					"error", out.err.Error(), "data_points", q.Items)
-			} else {
-				b.log.Debug("OTLP export rejected", "error", out.err.Error())
-			}
-			b.pop()
-		}
+	pending, err := sendqueue.Deliver(ctx, b.q, &b.head, sendqueue.Options{
+		Limiter: b.limiter, Now: b.now, Sleep: b.sleep, Jitter: b.jitter, Popped: b.popped,
+	}, b.exportHead)
+	if err != nil {
+		b.log.Error("reading the OTLP spool failed; exports stay queued", "error", err)
+		return fmt.Errorf("spool: %w", err)
 	}
-	if n, _ := b.q.Size(); n > 0 && lastErr != nil {
-		return b.pendingErr(lastErr)
+	if pending != nil {
+		return b.pendingErr(pending)
 	}
 	return nil
+}
+
+// exportHead exports the queue's head and counts and logs the outcome.
+func (b *Backend) exportHead(ctx context.Context, q *request) sendqueue.Outcome {
+	out := b.tr.export(ctx, q)
+	switch out.class {
+	case delivered:
+		if out.rejectedPoints > 0 || out.message != "" {
+			b.m.exports.WithLabelValues("partial").Inc()
+			b.m.dropped.WithLabelValues("rejected").Add(float64(out.rejectedPoints))
+			b.m.sent.Add(float64(int64(q.Items) - out.rejectedPoints))
+			if !b.partialWarn {
+				b.partialWarn = true
+				b.log.Warn("the OTLP endpoint rejected part of an export (logged once)", "rejected_data_points", out.rejectedPoints, "message", out.message)
+			}
+		} else {
+			b.m.exports.WithLabelValues("ok").Inc()
+			b.m.sent.Add(float64(q.Items))
+		}
+		if b.rejecting {
+			b.rejecting = false
+			b.log.Info("the OTLP endpoint accepts exports again")
+		}
+		return sendqueue.Outcome{Class: sendqueue.Delivered}
+	case retry:
+		b.m.exports.WithLabelValues("retryable").Inc()
+		b.m.retries.Inc()
+		return sendqueue.Outcome{Class: sendqueue.Retry, Err: out.err, RetryAfter: out.retryAfter}
+	default: // rejected
+		b.m.exports.WithLabelValues("rejected").Inc()
+		b.m.dropped.WithLabelValues("rejected").Add(float64(q.Items))
+		if !b.rejecting {
+			b.rejecting = true
+			b.log.Error("the OTLP endpoint rejected an export; its data points are dropped, not retried (further rejections are logged at debug level until one succeeds)",
+				"error", out.err.Error(), "data_points", q.Items)
+		} else {
+			b.log.Debug("OTLP export rejected", "error", out.err.Error())
+		}
+		return sendqueue.Outcome{Class: sendqueue.Drop}
+	}
 }
 
 func (b *Backend) pendingErr(err error) error {

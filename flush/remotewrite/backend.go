@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/statsd-agent/statsd-agent/flush/sendqueue"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -21,13 +20,7 @@ import (
 
 	"github.com/statsd-agent/statsd-agent/aggregate"
 	"github.com/statsd-agent/statsd-agent/flush/promseries"
-)
-
-// Retry backoff: the first retry waits about retryBase, each further one
-// twice as long, at most retryMax, jittered between half and all of that.
-const (
-	retryBase = 500 * time.Millisecond
-	retryMax  = 30 * time.Second
+	"github.com/statsd-agent/statsd-agent/flush/sendqueue"
 )
 
 // Backend sends every flush to a Prometheus remote-write endpoint. It
@@ -47,12 +40,10 @@ type Backend struct {
 	sleep  func(ctx context.Context, d time.Duration) bool
 	jitter func() float64
 
-	q       sendqueue.Queue[struct{}]
-	spooled bool
-	// attempts and notBefore are the retry state of the queue's head.
-	attempts     int
-	notBefore    time.Time
-	rejecting    bool // the last answer was a 4xx: logged once
+	q            sendqueue.Queue[struct{}]
+	spooled      bool
+	head         sendqueue.State // retry state of the queue's head
+	rejecting    bool            // the last answer was a 4xx: logged once
 	warnedSketch bool
 	lastMetadata time.Time // snapshot time of the last metadata sent
 }
@@ -78,7 +69,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 		m:      newMetrics(),
 		conv:   conv,
 		now:    time.Now,
-		sleep:  sleepCtx,
+		sleep:  sendqueue.Sleep,
 		jitter: rand.Float64,
 	}
 	b.q = sendqueue.NewMemory[struct{}](r.QueueLimit)
@@ -106,22 +97,6 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 
 // Name returns "remotewrite".
 func (b *Backend) Name() string { return "remotewrite" }
-
-// sleepCtx waits d unless ctx ends first; it does not start a wait that
-// would outlast ctx's deadline.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return false
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
 
 // encode converts the snapshot (updating the running totals) and encodes
 // its requests.
@@ -207,7 +182,7 @@ func (b *Backend) enqueue(reqs []request) error {
 		}
 		b.m.dropped.WithLabelValues(reason).Add(float64(dropped))
 		b.log.Warn("remote-write queue full: oldest requests dropped", "series", dropped, "reason", reason)
-		b.attempts, b.notBefore = 0, time.Time{}
+		b.head.Reset()
 	}
 	if err != nil {
 		b.log.Error("writing remote-write requests to the spool failed", "error", err)
@@ -217,14 +192,11 @@ func (b *Backend) enqueue(reqs []request) error {
 	return err
 }
 
-func (b *Backend) pop() error {
-	b.attempts, b.notBefore = 0, time.Time{}
-	err := b.q.Pop()
+func (b *Backend) popped(err error) {
 	b.updateGauges()
 	if err != nil {
 		b.log.Error("recording a delivery in the spool failed (it may be sent again after a restart)", "error", err)
 	}
-	return err
 }
 
 func (b *Backend) updateGauges() {
@@ -233,90 +205,57 @@ func (b *Backend) updateGauges() {
 	b.m.queuedReqs.Set(float64(n))
 }
 
-// backoff returns the wait before retry number n (n >= 1), with jitter.
-func (b *Backend) backoff(n int) time.Duration {
-	d := retryMax
-	if n < 10 {
-		d = min(retryBase<<(n-1), retryMax)
-	}
-	return d/2 + time.Duration(b.jitter()*float64(d/2))
-}
-
-// deliver sends the queue in order. A retryable failure of the head keeps
-// everything behind it waiting (samples of a series must arrive in time
-// order) and is retried after a backoff while ctx's deadline allows;
-// without a deadline the head gets one attempt.
+// deliver sends the queue in order (sendqueue.Deliver). A retryable
+// failure of the head keeps everything behind it waiting (samples of a
+// series must arrive in time order) and is retried after a backoff while
+// ctx's deadline allows; without a deadline the head gets one attempt.
 func (b *Backend) deliver(ctx context.Context) error {
-	_, hasDeadline := ctx.Deadline()
-	var lastErr error
-	b.notBefore = time.Time{} // each flush tries the head at once
-	for ctx.Err() == nil {
-		q, err := b.q.Front()
-		if err != nil {
-			b.log.Error("reading the remote-write spool failed; requests stay queued", "error", err)
-			return fmt.Errorf("spool: %w", err)
-		}
-		if q == nil {
-			break
-		}
-		if wait := b.notBefore.Sub(b.now()); wait > 0 {
-			if !hasDeadline || !b.sleep(ctx, wait) {
-				break
-			}
-		}
-		if b.limiter != nil {
-			now := b.now()
-			r := b.limiter.ReserveN(now, 1)
-			if d := r.DelayFrom(now); d > 0 && !b.sleep(ctx, d) {
-				r.CancelAt(b.now())
-				break
-			}
-		}
-		out := b.send(ctx, q.Body)
-		switch out.class {
-		case delivered:
-			b.m.sent.Add(float64(q.Items))
-			b.pop()
-			if b.rejecting {
-				b.rejecting = false
-				b.log.Info("remote-write endpoint accepts requests again")
-			}
-		case retry:
-			lastErr = out.err
-			b.attempts++
-			wait := b.backoff(b.attempts)
-			if out.retryAfter > wait {
-				wait = min(out.retryAfter, 5*retryMax)
-			}
-			b.notBefore = b.now().Add(wait)
-			b.m.retries.Inc()
-			if !hasDeadline {
-				return b.pendingErr(lastErr)
-			}
-		case rejected:
-			b.m.dropped.WithLabelValues("rejected").Add(float64(q.Items))
-			if !b.rejecting {
-				b.rejecting = true
-				b.log.Error("remote-write endpoint rejected a request; its series are dropped, not retried (further rejections are logged at debug level until one succeeds)",
-					"status", out.status, "error", out.err.Error(), "series", q.Items)
-			} else {
-				b.log.Debug("remote-write request rejected", "status", out.status, "error", out.err.Error())
-			}
-			b.pop()
-		case noNative:
-			b.m.dropped.WithLabelValues("rejected").Add(float64(q.Items))
-			if !b.cfg.NoNativeHistograms {
-				b.cfg.NoNativeHistograms = true
-				b.log.Error("the remote-write receiver has native histograms disabled: this request is dropped and from now on only the classic _count, _sum and _quantile series are sent; start Prometheus with --enable-feature=native-histograms, or set -remotewrite-no-native-histograms to silence this",
-					"error", out.err.Error(), "series", q.Items)
-			}
-			b.pop()
-		}
+	pending, err := sendqueue.Deliver(ctx, b.q, &b.head, sendqueue.Options{
+		Limiter: b.limiter, Now: b.now, Sleep: b.sleep, Jitter: b.jitter, Popped: b.popped,
+	}, b.sendHead)
+	if err != nil {
+		b.log.Error("reading the remote-write spool failed; requests stay queued", "error", err)
+		return fmt.Errorf("spool: %w", err)
 	}
-	if n, _ := b.q.Size(); n > 0 && lastErr != nil {
-		return b.pendingErr(lastErr)
+	if pending != nil {
+		return b.pendingErr(pending)
 	}
 	return nil
+}
+
+// sendHead sends the queue's head and counts and logs the outcome.
+func (b *Backend) sendHead(ctx context.Context, q *request) sendqueue.Outcome {
+	out := b.send(ctx, q.Body)
+	switch out.class {
+	case delivered:
+		b.m.sent.Add(float64(q.Items))
+		if b.rejecting {
+			b.rejecting = false
+			b.log.Info("remote-write endpoint accepts requests again")
+		}
+		return sendqueue.Outcome{Class: sendqueue.Delivered}
+	case retry:
+		b.m.retries.Inc()
+		return sendqueue.Outcome{Class: sendqueue.Retry, Err: out.err, RetryAfter: out.retryAfter}
+	case noNative:
+		b.m.dropped.WithLabelValues("rejected").Add(float64(q.Items))
+		if !b.cfg.NoNativeHistograms {
+			b.cfg.NoNativeHistograms = true
+			b.log.Error("the remote-write receiver has native histograms disabled: this request is dropped and from now on only the classic _count, _sum and _quantile series are sent; start Prometheus with --enable-feature=native-histograms, or set -remotewrite-no-native-histograms to silence this",
+				"error", out.err.Error(), "series", q.Items)
+		}
+		return sendqueue.Outcome{Class: sendqueue.Drop}
+	default: // rejected
+		b.m.dropped.WithLabelValues("rejected").Add(float64(q.Items))
+		if !b.rejecting {
+			b.rejecting = true
+			b.log.Error("remote-write endpoint rejected a request; its series are dropped, not retried (further rejections are logged at debug level until one succeeds)",
+				"status", out.status, "error", out.err.Error(), "series", q.Items)
+		} else {
+			b.log.Debug("remote-write request rejected", "status", out.status, "error", out.err.Error())
+		}
+		return sendqueue.Outcome{Class: sendqueue.Drop}
+	}
 }
 
 func (b *Backend) pendingErr(err error) error {
