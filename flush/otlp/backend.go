@@ -37,9 +37,7 @@ type Backend struct {
 	sleep  func(ctx context.Context, d time.Duration) bool
 	jitter func() float64
 
-	q           sendqueue.Queue[*colmetricspb.ExportMetricsServiceRequest]
-	spooled     bool
-	head        sendqueue.State // retry state of the queue's head
+	q           *sendqueue.Sender[*colmetricspb.ExportMetricsServiceRequest]
 	rejecting   bool
 	warned      bool
 	partialWarn bool
@@ -75,18 +73,14 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 	default:
 		b.tr = &httpTransport{url: r.Endpoint, headers: r.Headers, client: &http.Client{Timeout: time.Duration(r.Timeout)}}
 	}
-	b.q = sendqueue.NewMemory[*colmetricspb.ExportMetricsServiceRequest](r.QueueLimit)
-	if r.SpoolDir != "" {
-		sq, err := sendqueue.OpenSpool[*colmetricspb.ExportMetricsServiceRequest](r.SpoolDir, r.SpoolMaxBytes, b.log, "otlp")
-		if err != nil {
-			b.tr.close()
-			return nil, err
-		}
-		b.q, b.spooled = sq, true
-		if n, points := sq.Size(); n > 0 {
-			b.log.Info("OTLP exports spooled by the previous run will be delivered on the next flush", "exports", n, "data_points", points, "dir", r.SpoolDir)
-		}
-		b.updateGauges()
+	b.q, err = sendqueue.NewSender[*colmetricspb.ExportMetricsServiceRequest](sendqueue.Config{
+		QueueLimit: r.QueueLimit, SpoolDir: r.SpoolDir, SpoolMaxBytes: r.SpoolMaxBytes, Log: b.log,
+		Names:   sendqueue.Names{Backend: "otlp", Kind: "OTLP", Requests: "exports", Items: "data_points", ItemsText: "data points"},
+		Metrics: sendqueue.Metrics{Dropped: b.m.dropped, Queued: b.m.queued, QueuedReqs: b.m.queuedReqs},
+	})
+	if err != nil {
+		b.tr.close()
+		return nil, err
 	}
 	if r.RequestsPerSecond > 0 {
 		b.limiter = rate.NewLimiter(rate.Limit(r.RequestsPerSecond), max(1, int(r.RequestsPerSecond)))
@@ -138,7 +132,7 @@ func (b *Backend) encode(s *aggregate.Snapshot) ([]request, error) {
 // earlier flushes and delivers the queue in order until ctx's deadline.
 func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
 	reqs, err := b.encode(s)
-	qerr := b.enqueue(reqs)
+	qerr := b.q.Enqueue(reqs)
 	derr := b.deliver(ctx)
 	if err != nil || qerr != nil || derr != nil {
 		return fmt.Errorf("flush otlp: %w", errors.Join(err, qerr, derr))
@@ -151,60 +145,13 @@ func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
 // spool, what is left stays on disk for the next start.
 func (b *Backend) Close(ctx context.Context) error {
 	defer b.tr.close()
-	err := b.deliver(ctx)
-	n, lost := b.q.Size()
-	if b.spooled {
-		if n > 0 {
-			b.log.Info("undelivered OTLP exports kept in the spool for the next start", "exports", n, "data_points", lost)
-		}
-		if cerr := b.q.Close(); cerr != nil {
-			return fmt.Errorf("otlp: closing the spool: %w", cerr)
-		}
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	b.m.dropped.WithLabelValues("closed").Add(float64(lost))
-	b.q = sendqueue.NewMemory[*colmetricspb.ExportMetricsServiceRequest](b.cfg.QueueLimit)
-	b.updateGauges()
-	msg := fmt.Errorf("otlp: close: %d data points undelivered", lost)
-	if err != nil {
-		return fmt.Errorf("%w: %w", msg, err)
-	}
-	return msg
+	return b.q.Close(ctx, b.deliveryOptions(), b.exportHead)
 }
 
-func (b *Backend) enqueue(reqs []request) error {
-	dropped, err := b.q.Push(reqs)
-	if dropped > 0 {
-		reason := "overflow"
-		if b.spooled {
-			reason = "spool_full"
-		}
-		b.m.dropped.WithLabelValues(reason).Add(float64(dropped))
-		b.log.Warn("OTLP queue full: oldest exports dropped", "data_points", dropped, "reason", reason)
-		b.head.Reset()
-	}
-	if err != nil {
-		b.log.Error("writing OTLP exports to the spool failed", "error", err)
-		err = fmt.Errorf("spool: %w", err)
-	}
-	b.updateGauges()
-	return err
-}
-
-func (b *Backend) popped(err error) {
-	if err != nil {
-		b.log.Error("recording a delivery in the spool failed (it may be sent again after a restart)", "error", err)
-	}
-	b.updateGauges()
-}
-
-func (b *Backend) updateGauges() {
-	n, points := b.q.Size()
-	b.m.queued.Set(float64(points))
-	b.m.queuedReqs.Set(float64(n))
+// deliveryOptions are the clock, randomness and pacing of delivery,
+// read on each call (tests replace them after New).
+func (b *Backend) deliveryOptions() sendqueue.Options {
+	return sendqueue.Options{Limiter: b.limiter, Now: b.now, Sleep: b.sleep, Jitter: b.jitter}
 }
 
 // deliver sends the queue in order (sendqueue.Deliver; cumulative points
@@ -212,17 +159,7 @@ func (b *Backend) updateGauges() {
 // head is retried after a backoff while ctx's deadline allows; without a
 // deadline it gets one attempt per flush.
 func (b *Backend) deliver(ctx context.Context) error {
-	pending, err := sendqueue.Deliver(ctx, b.q, &b.head, sendqueue.Options{
-		Limiter: b.limiter, Now: b.now, Sleep: b.sleep, Jitter: b.jitter, Popped: b.popped,
-	}, b.exportHead)
-	if err != nil {
-		b.log.Error("reading the OTLP spool failed; exports stay queued", "error", err)
-		return fmt.Errorf("spool: %w", err)
-	}
-	if pending != nil {
-		return b.pendingErr(pending)
-	}
-	return nil
+	return b.q.Deliver(ctx, b.deliveryOptions(), b.exportHead)
 }
 
 // exportHead exports the queue's head and counts and logs the outcome.
@@ -263,9 +200,4 @@ func (b *Backend) exportHead(ctx context.Context, q *request) sendqueue.Outcome 
 		}
 		return sendqueue.Outcome{Class: sendqueue.Drop}
 	}
-}
-
-func (b *Backend) pendingErr(err error) error {
-	n, points := b.q.Size()
-	return fmt.Errorf("%d data points in %d exports queued for retry: %w", points, n, err)
 }

@@ -40,10 +40,8 @@ type Backend struct {
 	sleep  func(ctx context.Context, d time.Duration) bool
 	jitter func() float64
 
-	q            sendqueue.Queue[struct{}]
-	spooled      bool
-	head         sendqueue.State // retry state of the queue's head
-	rejecting    bool            // the last answer was a 4xx: logged once
+	q            *sendqueue.Sender[struct{}]
+	rejecting    bool // the last answer was a 4xx: logged once
 	warnedSketch bool
 	lastMetadata time.Time // snapshot time of the last metadata sent
 }
@@ -72,17 +70,13 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Backend, 
 		sleep:  sendqueue.Sleep,
 		jitter: rand.Float64,
 	}
-	b.q = sendqueue.NewMemory[struct{}](r.QueueLimit)
-	if r.SpoolDir != "" {
-		sq, err := sendqueue.OpenSpool[struct{}](r.SpoolDir, r.SpoolMaxBytes, b.log, "remotewrite")
-		if err != nil {
-			return nil, err
-		}
-		b.q, b.spooled = sq, true
-		if n, series := sq.Size(); n > 0 {
-			b.log.Info("remote-write requests spooled by the previous run will be delivered on the next flush", "requests", n, "series", series, "dir", r.SpoolDir)
-		}
-		b.updateGauges()
+	b.q, err = sendqueue.NewSender[struct{}](sendqueue.Config{
+		QueueLimit: r.QueueLimit, SpoolDir: r.SpoolDir, SpoolMaxBytes: r.SpoolMaxBytes, Log: b.log,
+		Names:   sendqueue.Names{Backend: "remotewrite", Kind: "remote-write", Requests: "requests", Items: "series", ItemsText: "series"},
+		Metrics: sendqueue.Metrics{Dropped: b.m.dropped, Queued: b.m.queued, QueuedReqs: b.m.queuedReqs},
+	})
+	if err != nil {
+		return nil, err
 	}
 	if r.RequestsPerSecond > 0 {
 		b.limiter = rate.NewLimiter(rate.Limit(r.RequestsPerSecond), max(1, int(r.RequestsPerSecond)))
@@ -134,7 +128,7 @@ func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
 	start := time.Now()
 	reqs, err := b.encode(s)
 	b.m.encodeSecs.Observe(time.Since(start).Seconds())
-	qerr := b.enqueue(reqs)
+	qerr := b.q.Enqueue(reqs)
 	derr := b.deliver(ctx)
 	if err != nil || qerr != nil || derr != nil {
 		return fmt.Errorf("flush remotewrite: %w", errors.Join(err, qerr, derr))
@@ -147,62 +141,13 @@ func (b *Backend) Flush(ctx context.Context, s *aggregate.Snapshot) error {
 // on disk for the next start (logged, not dropped).
 func (b *Backend) Close(ctx context.Context) error {
 	defer b.client.CloseIdleConnections()
-	err := b.deliver(ctx)
-	n, lost := b.q.Size()
-	if b.spooled {
-		if n > 0 {
-			b.log.Info("undelivered remote-write requests kept in the spool for the next start", "requests", n, "series", lost)
-		}
-		if cerr := b.q.Close(); cerr != nil {
-			return fmt.Errorf("remotewrite: closing the spool: %w", cerr)
-		}
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	b.m.dropped.WithLabelValues("closed").Add(float64(lost))
-	b.q = sendqueue.NewMemory[struct{}](b.cfg.QueueLimit)
-	b.updateGauges()
-	msg := fmt.Errorf("remotewrite: close: %d series undelivered", lost)
-	if err != nil {
-		return fmt.Errorf("%w: %w", msg, err)
-	}
-	return msg
+	return b.q.Close(ctx, b.deliveryOptions(), b.sendHead)
 }
 
-// enqueue appends requests within the queue's bound, counting what the
-// bound drops.
-func (b *Backend) enqueue(reqs []request) error {
-	dropped, err := b.q.Push(reqs)
-	if dropped > 0 {
-		reason := "overflow"
-		if b.spooled {
-			reason = "spool_full"
-		}
-		b.m.dropped.WithLabelValues(reason).Add(float64(dropped))
-		b.log.Warn("remote-write queue full: oldest requests dropped", "series", dropped, "reason", reason)
-		b.head.Reset()
-	}
-	if err != nil {
-		b.log.Error("writing remote-write requests to the spool failed", "error", err)
-		err = fmt.Errorf("spool: %w", err)
-	}
-	b.updateGauges()
-	return err
-}
-
-func (b *Backend) popped(err error) {
-	b.updateGauges()
-	if err != nil {
-		b.log.Error("recording a delivery in the spool failed (it may be sent again after a restart)", "error", err)
-	}
-}
-
-func (b *Backend) updateGauges() {
-	n, series := b.q.Size()
-	b.m.queued.Set(float64(series))
-	b.m.queuedReqs.Set(float64(n))
+// deliveryOptions are the clock, randomness and pacing of delivery,
+// read on each call (tests replace them after New).
+func (b *Backend) deliveryOptions() sendqueue.Options {
+	return sendqueue.Options{Limiter: b.limiter, Now: b.now, Sleep: b.sleep, Jitter: b.jitter}
 }
 
 // deliver sends the queue in order (sendqueue.Deliver). A retryable
@@ -210,17 +155,7 @@ func (b *Backend) updateGauges() {
 // series must arrive in time order) and is retried after a backoff while
 // ctx's deadline allows; without a deadline the head gets one attempt.
 func (b *Backend) deliver(ctx context.Context) error {
-	pending, err := sendqueue.Deliver(ctx, b.q, &b.head, sendqueue.Options{
-		Limiter: b.limiter, Now: b.now, Sleep: b.sleep, Jitter: b.jitter, Popped: b.popped,
-	}, b.sendHead)
-	if err != nil {
-		b.log.Error("reading the remote-write spool failed; requests stay queued", "error", err)
-		return fmt.Errorf("spool: %w", err)
-	}
-	if pending != nil {
-		return b.pendingErr(pending)
-	}
-	return nil
+	return b.q.Deliver(ctx, b.deliveryOptions(), b.sendHead)
 }
 
 // sendHead sends the queue's head and counts and logs the outcome.
@@ -256,11 +191,6 @@ func (b *Backend) sendHead(ctx context.Context, q *request) sendqueue.Outcome {
 		}
 		return sendqueue.Outcome{Class: sendqueue.Drop}
 	}
-}
-
-func (b *Backend) pendingErr(err error) error {
-	n, series := b.q.Size()
-	return fmt.Errorf("%d series in %d requests queued for retry: %w", series, n, err)
 }
 
 type class uint8

@@ -4,6 +4,10 @@
 // bytes and surviving restarts and kill -9. It sits in the flush step: a
 // backend's Flush pushes the interval's requests and delivers from the
 // front until its deadline, so order and original timestamps are kept.
+//
+// Deliver is the shared delivery loop (pacing, retry with jittered
+// backoff, drop of rejected requests); Sender wraps a queue with that loop
+// and the backend's drop counters, gauges and logs.
 package sendqueue
 
 import (
