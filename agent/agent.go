@@ -190,6 +190,9 @@ func (a *Agent) register(reg prometheus.Registerer, m *ingest.Metrics) error {
 	cs := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "statsd_agent_series",
 			Help: "Series in the last flush."}, func() float64 { return float64(a.series.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "statsd_agent_samples_late_total",
+			Help: "Samples dropped because their DogStatsD |T timestamp was older than the open interval allows (lateness)."},
+			func() float64 { return float64(a.agg.Late()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "statsd_agent_approximated_series_total",
 			Help: "Timer/histogram/distribution series whose percentiles came from the 1% sketch because they held more values than max_timer_values (counted per flush)."},
 			func() float64 { _, t := a.agg.Approximated(); return float64(t) }),

@@ -52,6 +52,11 @@ type Config struct {
 	// MaxSeriesPerName is the most series (tag combinations) per metric
 	// name and shard; further ones are folded likewise. 0 means no limit.
 	MaxSeriesPerName int
+	// Lateness is how far before the open interval's start a DogStatsD
+	// "|T" timestamp may be: such a sample is aggregated into the open
+	// interval; an older one is dropped and counted (Late). 0 means one
+	// interval; negative means no limit.
+	Lateness time.Duration
 	// Sketches makes every distribution's DistStats carry a mergeable
 	// sketch of its values (DistStats.Sketch), for backends that export
 	// distributions.
@@ -100,6 +105,12 @@ func (c Config) Validate() error {
 
 // Aggregator owns the shards and the state that outlives an interval.
 type Aggregator struct {
+	// lateBefore is the Unix second before which a timestamped sample is
+	// late (0: none is); late counts them. Both are read and written
+	// without locks: ingest loads lateBefore once per timestamped sample.
+	lateBefore atomic.Int64
+	late       atomic.Uint64
+
 	cfgMu    sync.RWMutex // guards cfg
 	cfg      Config
 	gaugeSeq atomic.Uint64
@@ -360,8 +371,23 @@ func (a *Aggregator) FlushPartial(now time.Time, elapsed time.Duration) *Snapsho
 		}
 	}
 	a.approxLast, a.approxTotal = approx, a.approxTotal+uint64(approx)
+
+	// The next interval opens now: timestamped samples older than its
+	// start minus the lateness allowance are late from here on.
+	switch lateness := a.Config().Lateness; {
+	case lateness < 0:
+		a.lateBefore.Store(0)
+	case lateness == 0:
+		a.lateBefore.Store(now.Add(-a.Config().Interval).Unix())
+	default:
+		a.lateBefore.Store(now.Add(-lateness).Unix())
+	}
 	return snap
 }
+
+// Late returns the number of samples dropped because their "|T"
+// timestamp was older than the open interval allows (Config.Lateness).
+func (a *Aggregator) Late() uint64 { return a.late.Load() }
 
 // Approximated returns the number of distribution series whose percentiles
 // came from the sketch in the last Flush, and since the start.

@@ -474,3 +474,30 @@ func TestStateRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestClientTimestamps(t *testing.T) {
+	a := New(Config{Interval: 10 * time.Second})
+	sh := a.NewShard()
+	ts := func(v float64, at time.Time) protocol.Sample {
+		s := sample("page.views", protocol.Counter, v)
+		s.Timestamp = at.Unix()
+		return s
+	}
+	add(sh, ts(1, t0.Add(-time.Hour))) // before any flush: nothing is late yet
+	a.Flush(t0)
+	// Open interval: [t0, t0+10s). Lateness one interval: before t0-10s is late.
+	add(sh, ts(10, t0.Add(-5*time.Second)), ts(100, t0.Add(-11*time.Second)), ts(1000, t0.Add(time.Hour)), sample("page.views", protocol.Counter, 10000))
+	if got := find(t, a.Flush(t0.Add(10*time.Second)), "page.views", protocol.Counter).Value; got != 11010 {
+		t.Errorf("count %v, want 11010 (the sample 11 s before the interval is late)", got)
+	}
+	if a.Late() != 1 {
+		t.Errorf("late = %d, want 1", a.Late())
+	}
+	b := New(Config{Interval: 10 * time.Second, Lateness: -1})
+	add(b.NewShard(), ts(1, t0))
+	b.Flush(t0.Add(time.Hour))
+	add(b.shards[0], ts(2, t0))
+	if got := find(t, b.Flush(t0.Add(2*time.Hour)), "page.views", protocol.Counter).Value; got != 2 || b.Late() != 0 {
+		t.Errorf("with no lateness limit: %v late %d", got, b.Late())
+	}
+}

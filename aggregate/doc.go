@@ -58,6 +58,14 @@
 // Overflow reports how many series and samples were folded and the metric
 // names that caused it.
 //
+// # Client timestamps
+//
+// A sample carrying a DogStatsD v1.3 "|T" timestamp is aggregated into the
+// open interval, unless the timestamp is older than that interval's start
+// minus Config.Lateness (default: one interval): such a late sample is
+// dropped and counted (Aggregator.Late), since its interval was already
+// flushed. Timestamps in the future count for the open interval.
+//
 // # Idle series
 //
 // By default a counter, timer or set that received nothing in an interval is

@@ -40,6 +40,10 @@ func (s *Shard) Add(sm *protocol.Sample) {
 	if sm.Type < protocol.Counter || sm.Type > protocol.Set {
 		return
 	}
+	if sm.Timestamp != 0 && sm.Timestamp < s.agg.lateBefore.Load() {
+		s.agg.late.Add(1)
+		return
+	}
 	k := append(s.key[:0], byte(sm.Type))
 	k = append(k, sm.Name...)
 	k = append(k, 0)

@@ -82,6 +82,10 @@ type File struct {
 	// MaxSeriesPerName bounds the tag combinations of one metric name;
 	// 0 = no limit.
 	MaxSeriesPerName int `toml:"max_series_per_name"`
+	// Lateness is how far before the open interval a DogStatsD "|T"
+	// timestamp may be; older samples are dropped and counted. 0 means one
+	// interval, negative no limit.
+	Lateness Duration `toml:"lateness"`
 	// Idle is "delete" (default) or "zero", for idle counters, timers and sets.
 	Idle string `toml:"idle"`
 	// IdleTTL bounds idle = "zero"; 0 means forever.
@@ -259,6 +263,7 @@ func (f *File) Aggregate() aggregate.Config {
 		IdleTTL:     time.Duration(f.IdleTTL),
 		GaugeTTL:    time.Duration(f.GaugeTTL),
 
+		Lateness:         time.Duration(f.Lateness),
 		MaxSeries:        f.MaxSeries,
 		MaxSeriesPerName: f.MaxSeriesPerName,
 	}

@@ -163,6 +163,7 @@ func parseAgentFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.IntVar(&f.MaxTimerValues, "max-timer-values", f.MaxTimerValues, "timer values per series and interval kept exactly before a 1% sketch takes over (0 means 10000)")
 	fs.IntVar(&f.MaxSeries, "max-series", f.MaxSeries, "cardinality budget: most series per interval, the rest folded into statsd_agent.overflow (0 means no limit)")
 	fs.IntVar(&f.MaxSeriesPerName, "max-series-per-name", f.MaxSeriesPerName, "most tag combinations per metric name (0 means no limit)")
+	fs.Var(&f.Lateness, "lateness", "accept DogStatsD |T timestamps this `duration` before the open interval, drop and count older ones (default: one interval; negative: no limit)")
 	fs.StringVar(&f.Idle, "idle", f.Idle, "idle counters, timers and sets: \"delete\" (default) or \"zero\"")
 	fs.Var(&f.IdleTTL, "idle-ttl", "with -idle zero, stop sending zeros after this `duration` (default: never)")
 	fs.Var(&f.GaugeTTL, "gauge-ttl", "forget a gauge not updated for this `duration` (default 5m; negative: never)")
