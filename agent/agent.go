@@ -336,6 +336,11 @@ func (a *Agent) SetBackends(ctx context.Context, backends []flush.Backend) error
 	return err
 }
 
+// DeleteSeries forgets the carried state (gauge values, idle series) of
+// the series whose name matches pattern (a path.Match glob), like the
+// reference server's delcounters/delgauges. It returns how many it forgot.
+func (a *Agent) DeleteSeries(pattern string) (int, error) { return a.agg.Delete(pattern) }
+
 // NewShard returns an aggregation shard for an in-process input such as
 // the netstat probe: call its AddSamples from one goroutine.
 func (a *Agent) NewShard() *aggregate.Shard { return a.agg.NewShard() }

@@ -501,3 +501,20 @@ func TestClientTimestamps(t *testing.T) {
 		t.Errorf("with no lateness limit: %v late %d", got, b.Late())
 	}
 }
+
+func TestDelete(t *testing.T) {
+	a := New(Config{Idle: IdleZero})
+	sh := a.NewShard()
+	add(sh, sample("api.temp", protocol.Gauge, 1), sample("api.hits", protocol.Counter, 1), sample("db.temp", protocol.Gauge, 2))
+	a.Flush(t0)
+	if n, err := a.Delete("api.*"); err != nil || n != 2 {
+		t.Fatalf("Delete = %d, %v; want the api gauge and the idle api counter", n, err)
+	}
+	snap := a.Flush(t0.Add(10 * time.Second))
+	if len(snap.Series) != 1 || snap.Series[0].Name != "db.temp" {
+		t.Errorf("after delete: %+v", snap.Series)
+	}
+	if _, err := a.Delete("["); err == nil {
+		t.Error("malformed pattern accepted")
+	}
+}

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -76,4 +77,31 @@ func gaugeKey(name string, tags []protocol.Tag) string {
 		}
 	}
 	return b.String()
+}
+
+// Delete forgets the carried state of the series whose name matches
+// pattern (a path.Match glob, e.g. "api.*" or an exact name): gauges and,
+// under IdleZero, idle series stop being emitted until they receive a
+// sample again. It returns how many series were forgotten; a malformed
+// pattern is an error.
+func (a *Aggregator) Delete(pattern string) (int, error) {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return 0, fmt.Errorf("aggregate: pattern %q: %w", pattern, err)
+	}
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	n := 0
+	for k, g := range a.gauges {
+		if ok, _ := path.Match(pattern, g.name); ok {
+			delete(a.gauges, k)
+			n++
+		}
+	}
+	for k, st := range a.idle {
+		if ok, _ := path.Match(pattern, st.name); ok {
+			delete(a.idle, k)
+			n++
+		}
+	}
+	return n, nil
 }

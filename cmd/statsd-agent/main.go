@@ -651,6 +651,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		}
 		httpSrv, err = admin.Listen(admin.Config{Addr: f.HTTP, Gatherer: reg, Logger: logger, Token: token,
 			Reload: srv.reload, ReloadFromAnywhere: f.ReloadFromAnywhere, Routes: routes(page, bb.promHandler),
+			Delete: a.DeleteSeries,
 			Health: func() admin.Health {
 				h := admin.Health{Status: "ok", Version: versionString(), UptimeSeconds: time.Since(started).Seconds(), Backends: a.Backends()}
 				if addr := a.UDPAddr(); addr != nil {

@@ -51,6 +51,10 @@ type Config struct {
 	// unless ReloadFromAnywhere is set.
 	Reload             func() error
 	ReloadFromAnywhere bool
+	// Delete, when set, is called by "POST /-/delete?name=PATTERN" to
+	// forget the carried state of the matching series; the same loopback
+	// rule as Reload applies.
+	Delete func(pattern string) (int, error)
 	// Routes adds handlers by http.ServeMux pattern, e.g. a status page at
 	// "GET /{$}" (replacing the default index) or "GET /api/status".
 	Routes map[string]http.Handler
@@ -79,6 +83,28 @@ func Handler(cfg Config) http.Handler {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprint(w, `<!doctype html><title>statsd-agent</title><h1>statsd-agent</h1>`+
 				`<ul><li><a href="/metrics">/metrics</a> (Prometheus)</li><li><a href="/healthz">/healthz</a></li></ul>`)
+		})
+	}
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ready")
+	})
+	if cfg.Delete != nil {
+		mux.HandleFunc("POST /-/delete", func(w http.ResponseWriter, r *http.Request) {
+			if !cfg.ReloadFromAnywhere && !loopback(r.RemoteAddr) {
+				http.Error(w, "delete is only allowed from localhost", http.StatusForbidden)
+				return
+			}
+			pattern := r.URL.Query().Get("name")
+			if pattern == "" {
+				http.Error(w, "missing name=PATTERN (a glob such as api.* or an exact name)", http.StatusBadRequest)
+				return
+			}
+			n, err := cfg.Delete(pattern)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			fmt.Fprintf(w, "deleted %d series\n", n)
 		})
 	}
 	if cfg.Reload != nil {

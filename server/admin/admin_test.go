@@ -107,3 +107,36 @@ func TestTokenAndReload(t *testing.T) {
 		t.Errorf("bad reload: %d %q", w.Code, w.Body.String())
 	}
 }
+
+func TestDeleteAndReady(t *testing.T) {
+	var got string
+	h := Handler(Config{Gatherer: prometheus.NewRegistry(), Delete: func(p string) (int, error) {
+		got = p
+		if p == "[" {
+			return 0, errors.New("bad pattern")
+		}
+		return 3, nil
+	}})
+	do := func(method, target, remote string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, target, nil)
+		r.RemoteAddr = remote
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := do("POST", "/-/delete?name=api.*", "127.0.0.1:1"); w.Code != 200 || got != "api.*" || !strings.Contains(w.Body.String(), "deleted 3 series") {
+		t.Errorf("delete: %d %q (pattern %q)", w.Code, w.Body.String(), got)
+	}
+	if w := do("POST", "/-/delete", "127.0.0.1:1"); w.Code != 400 {
+		t.Errorf("delete without name: %d", w.Code)
+	}
+	if w := do("POST", "/-/delete?name=%5B", "127.0.0.1:1"); w.Code != 400 {
+		t.Errorf("bad pattern: %d", w.Code)
+	}
+	if w := do("POST", "/-/delete?name=x", "192.0.2.1:1"); w.Code != 403 {
+		t.Errorf("remote delete: %d", w.Code)
+	}
+	if w := do("GET", "/readyz", "127.0.0.1:1"); w.Code != 200 {
+		t.Errorf("readyz: %d", w.Code)
+	}
+}
