@@ -160,7 +160,18 @@ scan:
 		return Result{}, ErrEmptyName
 	}
 	rest := line[colon+1:]
-	pipe := bytes.IndexByte(rest, '|')
+	// The value field is short: a byte loop finds its end faster than an
+	// IndexByte call, and notes whether it packs several values.
+	pipe, packed := -1, false
+	for i, c := range rest {
+		if c == '|' {
+			pipe = i
+			break
+		}
+		if c == ':' {
+			packed = true
+		}
+	}
 	if pipe < 0 {
 		if len(rest) == 0 {
 			return Result{}, ErrNoValue
@@ -173,18 +184,32 @@ scan:
 		return Result{}, err
 	}
 
-	typeField, opt := nextField(rest[pipe+1:])
-	if isLegacy(typeField, opt) {
-		return p.parseLegacy(name, styled, rest)
+	typeField, opt := typeField(rest[pipe+1:])
+	for _, c := range typeField { // one or two bytes: no IndexByte call
+		if c == ':' {
+			return p.parseLegacy(name, styled, rest)
+		}
 	}
-
+	// A legacy line needs an '@' field holding a ':', which never parses
+	// as a rate: only a line whose type or fields fail can be legacy, so
+	// isLegacy runs on the error paths only.
 	typ, err := p.parseType(typeField)
 	if err != nil {
+		if isLegacy(typeField, opt) {
+			return p.parseLegacy(name, styled, rest)
+		}
 		return Result{}, err
 	}
 	var st fieldState
 	if opt != nil {
+		nspans, ntmp := len(p.spans), len(p.tagTmp)
 		if err := p.parseFields(opt, &st); err != nil {
+			if isLegacy(typeField, opt) {
+				// Drop what the failed pass added; parseLegacy parses
+				// the fields again.
+				p.spans, p.tagTmp = p.spans[:nspans], p.tagTmp[:ntmp]
+				return p.parseLegacy(name, styled, rest)
+			}
 			return Result{}, err
 		}
 		if styled && st.dogTags {
@@ -193,7 +218,20 @@ scan:
 	}
 	p.samples = append(p.samples, Sample{})
 	p.template(&p.samples[0], name, typ, &st)
-	return p.appendValues(rest[:pipe])
+	return p.appendValues(rest[:pipe], packed)
+}
+
+// typeField splits b, everything after the value's '|', into the type
+// field and the fields after it (nil when there are none), like nextField,
+// but looks for the '|' byte by byte first: the type field is one or two
+// bytes long.
+func typeField(b []byte) (field, rest []byte) {
+	for i := 0; i < len(b) && i < 3; i++ {
+		if b[i] == '|' {
+			return b[:i], b[i+1:]
+		}
+	}
+	return nextField(b)
 }
 
 // Byte classes for the scan of a metric name.
@@ -344,7 +382,10 @@ func (p *Parser) template(s *Sample, name []byte, typ Type, st *fieldState) {
 // member, or one or more ':'-separated numbers (empty ones skipped). The
 // line's first sample, p.samples[0], already holds every other field: it is
 // filled in with the first value and copied for the others.
-func (p *Parser) appendValues(values []byte) (Result, error) {
+//
+// packed reports whether values holds a ':'; without one it is a single
+// value and needs no split.
+func (p *Parser) appendValues(values []byte, packed bool) (Result, error) {
 	if p.samples[0].Type == Set {
 		// Sets take the whole field as one opaque member; DogStatsD does not
 		// allow packing for sets.
@@ -355,7 +396,9 @@ func (p *Parser) appendValues(values []byte) (Result, error) {
 	n, made := 0, 0
 	for values != nil {
 		var b []byte
-		if i := bytes.IndexByte(values, ':'); i >= 0 {
+		if !packed {
+			b, values = values, nil
+		} else if i := bytes.IndexByte(values, ':'); i >= 0 {
 			b, values = values[:i], values[i+1:]
 		} else {
 			b, values = values, nil

@@ -195,6 +195,10 @@ var moreCases = []parseCase{
 	{"a:1|c:2|zz", samples(smp("a", Counter, 1)), ErrUnknownType},
 	{"a:1|c:2|c|@7", samples(smp("a", Counter, 1)), ErrInvalidRate},
 	{"a:1|c:2|c|#:x", nil, ErrInvalidTags},
+	{"a:1|c|bogus|@0.5:2|c", samples(smp("a", Counter, 2)), ErrUnknownField},
+	{"a:1|zz|@0.5:2|c", samples(smp("a", Counter, 2)), ErrUnknownType},
+	{"a:1|c|#k:v|@0.5:2|c", nil, ErrInvalidRate},
+	{"a:1|c|#k:v,j|@0.5|bogus|@0.5:2|c", nil, ErrUnknownField},
 	// Name-embedded tag styles.
 	{"m#k=v,j=w:1|c", samples(smp("m", Counter, 1).tags("j:w,k:v")), nil},
 	{"m[k=v,j=w]:1|c", samples(smp("m", Counter, 1).tags("j:w,k:v")), nil},
