@@ -48,7 +48,7 @@ func (p *Parser) parseEvent(line []byte) (*Event, error) {
 		switch {
 		case len(f) == 0:
 		case f[0] == '#':
-			if p.parseDogTags(f[1:]) != nil {
+			if _, err := p.parseDogTags(f[1:]); err != nil {
 				return nil, ErrInvalidEvent
 			}
 		case bytes.HasPrefix(f, []byte("d:")):
@@ -114,7 +114,7 @@ func (p *Parser) parseServiceCheck(line []byte) (*ServiceCheck, error) {
 		switch {
 		case len(f) == 0:
 		case f[0] == '#':
-			if p.parseDogTags(f[1:]) != nil {
+			if _, err := p.parseDogTags(f[1:]); err != nil {
 				return nil, ErrInvalidCheck
 			}
 		case bytes.HasPrefix(f, []byte("d:")):

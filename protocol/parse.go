@@ -509,6 +509,15 @@ func (p *Parser) parseType(b []byte) (Type, error) {
 // (everything after the type field) into st.
 func (p *Parser) parseFields(opt []byte, st *fieldState) error {
 	for opt != nil {
+		if len(opt) > 0 && opt[0] == '#' {
+			// The tag section is scanned once, for its end and its tags.
+			st.dogTags = true
+			var err error
+			if opt, err = p.parseDogTags(opt[1:]); err != nil {
+				return err
+			}
+			continue
+		}
 		var f []byte
 		f, opt = nextField(opt)
 		if err := p.parseField(f, st); err != nil {
@@ -518,8 +527,9 @@ func (p *Parser) parseFields(opt []byte, st *fieldState) error {
 	return nil
 }
 
-// parseField parses one optional field of a metric line. Known fields:
-// "@rate", "#tags", "T<unix>", "c:<container>"; "e:" and "card:" (DogStatsD
+// parseField parses one optional field of a metric line other than a "#tags"
+// section, which parseFields hands to parseDogTags. Known fields: "@rate",
+// "T<unix>", "c:<container>"; "e:" and "card:" (DogStatsD
 // origin detection) and any other "key:..." field are ignored, as the Datadog
 // agent does, so newer protocol versions never cost a sample. Empty fields
 // are ignored. A bare number is a sample rate missing its '@'
@@ -536,9 +546,6 @@ func (p *Parser) parseField(f []byte, st *fieldState) error {
 		}
 		st.rate = r
 		return nil
-	case '#':
-		st.dogTags = true
-		return p.parseDogTags(f[1:])
 	case 'T':
 		ts, ok := parseUnix(f[1:])
 		if !ok {
@@ -671,21 +678,65 @@ func (p *Parser) parseNameTags(b []byte, sep byte) error {
 	return nil
 }
 
-// parseDogTags parses a DogStatsD tag section "k:v,k2,k3:v3" into p.spans.
-func (p *Parser) parseDogTags(b []byte) error {
-	for b != nil {
-		var t []byte
-		if i := bytes.IndexByte(b, ','); i >= 0 {
-			t, b = b[:i], b[i+1:]
-		} else {
-			t, b = b, nil
+// parseDogTags parses a DogStatsD tag section "k:v,k2,k3:v3", which ends at
+// the first '|' of b or at its end, into p.spans. It returns what follows
+// the '|', or nil when b holds none.
+func (p *Parser) parseDogTags(b []byte) (rest []byte, err error) {
+	start, colon, dirty := 0, -1, false
+	for i := 0; ; i++ {
+		for i < len(b) && dogClass[b[i]] == dogPlain {
+			i++
 		}
-		if err := p.addTag(t, ':'); err != nil {
-			return err
+		end := i == len(b)
+		if !end {
+			switch dogClass[b[i]] {
+			case dogColon:
+				if colon < 0 {
+					colon = i
+				}
+				continue
+			case dogClean:
+				dirty = true
+				continue
+			case dogPipe:
+				end, rest = true, b[i+1:]
+			}
 		}
+		if t := b[start:i]; dirty {
+			if err := p.addTag(t, ':'); err != nil {
+				return nil, err
+			}
+		} else if len(t) > 0 {
+			switch {
+			case colon < 0:
+				p.spans = append(p.spans, tagSpan{key: t})
+			case colon == start:
+				return nil, ErrInvalidTags
+			default:
+				k := colon - start
+				p.spans = append(p.spans, tagSpan{key: t[:k], val: t[k+1:], hasVal: true})
+			}
+		}
+		if end {
+			return rest, nil
+		}
+		start, colon, dirty = i+1, -1, false
 	}
-	return nil
 }
+
+// Byte classes for the scan of a DogStatsD tag section.
+const (
+	dogPlain = iota
+	dogColon // splits key and value at its first occurrence in a tag
+	dogComma // ends a tag
+	dogPipe  // ends the section
+	dogClean // '\r' or '\n': cleaned out of the tag
+)
+
+var dogClass = func() (t [256]uint8) {
+	t[':'], t[','], t['|'], t['\r'], t['\n'] = dogColon, dogComma, dogPipe, dogClean, dogClean
+	return t
+}()
 
 // addTag adds one tag, split at its first kv byte, to p.spans. The tag text
 // is cleaned of ',', '\r' and '\n' (the only alteration tags ever get).
