@@ -160,8 +160,9 @@ func (p *Parser) tagList() []Tag {
 	}
 	p.sortSpans()
 	tags := make([]Tag, len(p.spans))
-	for i, s := range p.spans {
-		tags[i] = Tag{Key: string(s.key), Value: string(s.val)}
+	for i := range p.spans {
+		s := &p.spans[i]
+		tags[i] = Tag{Key: string(s.key()), Value: string(s.val())}
 	}
 	return tags
 }

@@ -56,10 +56,23 @@ type Parser struct {
 	spans   []tagSpan // the tags of the current line, before canonicalising
 }
 
-// tagSpan is one tag of the line being parsed.
+// tagSpan is one tag of the line being parsed: its text, "key", "key:value"
+// or (name-embedded tags) "key=value", and the length of its key. A tag with
+// a value has klen < len(text): text[klen] is the separator.
 type tagSpan struct {
-	key, val []byte
-	hasVal   bool // "key:value" rather than a bare "key"
+	text []byte
+	klen int
+}
+
+func (s *tagSpan) key() []byte  { return s.text[:s.klen] }
+func (s *tagSpan) hasVal() bool { return s.klen < len(s.text) }
+
+// val returns the value of the tag, nil for a bare tag.
+func (s *tagSpan) val() []byte {
+	if !s.hasVal() {
+		return nil
+	}
+	return s.text[s.klen+1:]
 }
 
 // fieldState collects the optional fields of a metric line.
@@ -709,12 +722,12 @@ func (p *Parser) parseDogTags(b []byte) (rest []byte, err error) {
 		} else if len(t) > 0 {
 			switch {
 			case colon < 0:
-				p.spans = append(p.spans, tagSpan{key: t})
+				p.addSpan(t, len(t))
 			case colon == start:
 				return nil, ErrInvalidTags
 			default:
 				k := colon - start
-				p.spans = append(p.spans, tagSpan{key: t[:k], val: t[k+1:], hasVal: true})
+				p.addSpan(t, k)
 			}
 		}
 		if end {
@@ -758,14 +771,28 @@ func (p *Parser) addTag(t []byte, kv byte) error {
 		return nil
 	}
 	if i < 0 {
-		p.spans = append(p.spans, tagSpan{key: t})
+		p.addSpan(t, len(t))
 		return nil
 	}
 	if i == 0 {
 		return ErrInvalidTags
 	}
-	p.spans = append(p.spans, tagSpan{key: t[:i], val: t[i+1:], hasVal: true})
+	p.addSpan(t, i)
 	return nil
+}
+
+// addSpan appends a tag to p.spans: its text and key length. It stores the
+// fields in place: appending a tagSpan literal builds it on the stack and
+// copies it, which stalls on store forwarding.
+func (p *Parser) addSpan(text []byte, klen int) {
+	n := len(p.spans)
+	if n < cap(p.spans) {
+		p.spans = p.spans[:n+1]
+	} else {
+		p.spans = append(p.spans, tagSpan{})
+	}
+	s := &p.spans[n]
+	s.text, s.klen = text, klen
 }
 
 // clean returns b without ',', '\r' and '\n', copying into p.tagTmp only
@@ -811,19 +838,29 @@ func (p *Parser) canonicalTags() []byte {
 		return nil
 	}
 	p.sortSpans()
+	// Each tag is copied whole, its separator (':' or a name tag's '=')
+	// then set to ':'.
+	n := len(p.spans) - 1
+	for i := range p.spans {
+		n += len(p.spans[i].text)
+	}
 	start := len(p.buf)
+	p.buf = slices.Grow(p.buf, n)[:start+n]
+	out := p.buf[start:]
+	w := 0
 	for i := range p.spans {
 		s := &p.spans[i]
 		if i > 0 {
-			p.buf = append(p.buf, ',')
+			out[w] = ','
+			w++
 		}
-		p.buf = append(p.buf, s.key...)
-		if s.hasVal {
-			p.buf = append(p.buf, ':')
-			p.buf = append(p.buf, s.val...)
+		copy(out[w:], s.text)
+		if s.hasVal() {
+			out[w+s.klen] = ':'
 		}
+		w += len(s.text)
 	}
-	return p.buf[start:len(p.buf):len(p.buf)]
+	return out[:n:n]
 }
 
 // sortSpans sorts p.spans stably with compareSpans: an insertion sort
@@ -849,18 +886,19 @@ func (p *Parser) sortSpans() {
 }
 
 func compareSpans(a, b *tagSpan) int {
+	ak, bk := a.key(), b.key()
 	// Keys mostly differ in their first byte: decide that without a call.
-	if len(a.key) > 0 && len(b.key) > 0 && a.key[0] != b.key[0] {
-		return int(a.key[0]) - int(b.key[0])
+	if len(ak) > 0 && len(bk) > 0 && ak[0] != bk[0] {
+		return int(ak[0]) - int(bk[0])
 	}
-	if c := bytes.Compare(a.key, b.key); c != 0 {
+	if c := bytes.Compare(ak, bk); c != 0 {
 		return c
 	}
-	if a.hasVal != b.hasVal {
-		if a.hasVal {
+	if a.hasVal() != b.hasVal() {
+		if a.hasVal() {
 			return 1
 		}
 		return -1
 	}
-	return bytes.Compare(a.val, b.val)
+	return bytes.Compare(a.val(), b.val())
 }
