@@ -244,6 +244,9 @@ func typeField(b []byte) (field, rest []byte) {
 			return b[:i], b[i+1:]
 		}
 	}
+	if len(b) <= 3 {
+		return b, nil // the whole of b was looked at
+	}
 	return nextField(b)
 }
 
