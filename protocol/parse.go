@@ -408,13 +408,26 @@ func (p *Parser) appendValues(values []byte, packed bool) (Result, error) {
 		p.samples[0].SetMember = p.member(values)
 		return Result{Samples: p.result()}, nil
 	}
+	if !packed {
+		// One value, the common case.
+		s := &p.samples[0]
+		if len(values) == 0 {
+			p.samples = p.samples[:0]
+			return Result{}, ErrNoValue
+		}
+		v, delta, err := p.number(s.Type, values)
+		if err != nil {
+			p.samples = p.samples[:0]
+			return Result{}, err
+		}
+		s.Value, s.Delta = v, delta
+		return Result{Samples: p.samples[:1:1]}, nil
+	}
 	var first error
 	n, made := 0, 0
 	for values != nil {
 		var b []byte
-		if !packed {
-			b, values = values, nil
-		} else if i := bytes.IndexByte(values, ':'); i >= 0 {
+		if i := bytes.IndexByte(values, ':'); i >= 0 {
 			b, values = values[:i], values[i+1:]
 		} else {
 			b, values = values, nil
