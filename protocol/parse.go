@@ -146,6 +146,11 @@ func (p *Parser) parseMetric(line []byte) (Result, error) {
 	colon, delim, dirty := -1, -1, false
 scan:
 	for i := 0; i < len(line); i++ {
+		// Four bytes a step (scanPlain is 0), then one at a time.
+		for i+4 <= len(line) && scanClass[line[i]]|scanClass[line[i+1]]|
+			scanClass[line[i+2]]|scanClass[line[i+3]] == scanPlain {
+			i += 4
+		}
 		for i < len(line) && scanClass[line[i]] == scanPlain {
 			i++
 		}
