@@ -136,11 +136,12 @@ func (p *Parser) Parse(line []byte) (Result, error) {
 			return Result{ServiceCheck: sc}, nil
 		}
 	}
-	return p.parseMetric(line)
+	samples, err := p.parseMetric(line)
+	return Result{Samples: samples}, err
 }
 
 // parseMetric parses a metric line in any of its dialects.
-func (p *Parser) parseMetric(line []byte) (Result, error) {
+func (p *Parser) parseMetric(line []byte) ([]Sample, error) {
 	// One pass over the name finds its end (the first ':'), the first
 	// name-embedded tag delimiter, and whether the sanitiser has work to do.
 	colon, delim, dirty := -1, -1, false
@@ -162,7 +163,7 @@ scan:
 			colon = i
 			break scan
 		case scanPipe:
-			return Result{}, ErrNoValue
+			return nil, ErrNoValue
 		case scanDelim:
 			if delim < 0 {
 				delim = i
@@ -172,10 +173,10 @@ scan:
 		}
 	}
 	if colon < 0 {
-		return Result{}, ErrNoValue
+		return nil, ErrNoValue
 	}
 	if colon == 0 {
-		return Result{}, ErrEmptyName
+		return nil, ErrEmptyName
 	}
 	rest := line[colon+1:]
 	// The value field is short: a byte loop finds its end faster than an
@@ -192,14 +193,14 @@ scan:
 	}
 	if pipe < 0 {
 		if len(rest) == 0 {
-			return Result{}, ErrNoValue
+			return nil, ErrNoValue
 		}
-		return Result{}, ErrNoType
+		return nil, ErrNoType
 	}
 
 	name, styled, err := p.parseName(line[:colon], delim, dirty)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 
 	typeField, opt := typeField(rest[pipe+1:])
@@ -216,7 +217,7 @@ scan:
 		if isLegacy(typeField, opt) {
 			return p.parseLegacy(name, styled, rest)
 		}
-		return Result{}, err
+		return nil, err
 	}
 	var st fieldState
 	if opt != nil {
@@ -228,10 +229,10 @@ scan:
 				p.spans, p.tagTmp = p.spans[:nspans], p.tagTmp[:ntmp]
 				return p.parseLegacy(name, styled, rest)
 			}
-			return Result{}, err
+			return nil, err
 		}
 		if styled && st.dogTags {
-			return Result{}, ErrMixedTagStyles
+			return nil, ErrMixedTagStyles
 		}
 	}
 	p.samples = append(p.samples, Sample{})
@@ -306,7 +307,7 @@ func isLegacy(typeField, opt []byte) bool {
 // parseLegacy parses a reference multi-sample line. rest is everything after
 // the name's ':'. The part before the first "|#" is split on ':' into chunks
 // "value|type[|@rate]"; the fields from "|#" on apply to every chunk.
-func (p *Parser) parseLegacy(name []byte, styled bool, rest []byte) (Result, error) {
+func (p *Parser) parseLegacy(name []byte, styled bool, rest []byte) ([]Sample, error) {
 	body := rest
 	var shared []byte
 	if i := bytes.Index(rest, []byte("|#")); i >= 0 {
@@ -314,13 +315,13 @@ func (p *Parser) parseLegacy(name []byte, styled bool, rest []byte) (Result, err
 	}
 	var st fieldState
 	if err := p.parseFields(shared, &st); err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	if styled && st.dogTags {
-		return Result{}, ErrMixedTagStyles
+		return nil, ErrMixedTagStyles
 	}
 	if bytes.Count(body, []byte{':'})+1 > p.maxVals {
-		return Result{}, ErrTooManyValues
+		return nil, ErrTooManyValues
 	}
 	var tmpl Sample
 	p.template(&tmpl, name, 0, &st)
@@ -336,7 +337,7 @@ func (p *Parser) parseLegacy(name []byte, styled bool, rest []byte) (Result, err
 			first = err
 		}
 	}
-	return Result{Samples: p.result()}, first
+	return p.result(), first
 }
 
 // parseChunk parses one "value|type[|@rate]" chunk of a legacy line and
@@ -406,27 +407,27 @@ func (p *Parser) template(s *Sample, name []byte, typ Type, st *fieldState) {
 //
 // packed reports whether values holds a ':'; without one it is a single
 // value and needs no split.
-func (p *Parser) appendValues(values []byte, packed bool) (Result, error) {
+func (p *Parser) appendValues(values []byte, packed bool) ([]Sample, error) {
 	if p.samples[0].Type == Set {
 		// Sets take the whole field as one opaque member; DogStatsD does not
 		// allow packing for sets.
 		p.samples[0].SetMember = p.member(values)
-		return Result{Samples: p.result()}, nil
+		return p.result(), nil
 	}
 	if !packed {
 		// One value, the common case.
 		s := &p.samples[0]
 		if len(values) == 0 {
 			p.samples = p.samples[:0]
-			return Result{}, ErrNoValue
+			return nil, ErrNoValue
 		}
 		v, delta, err := p.number(s.Type, values)
 		if err != nil {
 			p.samples = p.samples[:0]
-			return Result{}, err
+			return nil, err
 		}
 		s.Value, s.Delta = v, delta
-		return Result{Samples: p.samples[:1:1]}, nil
+		return p.samples[:1:1], nil
 	}
 	var first error
 	n, made := 0, 0
@@ -442,7 +443,7 @@ func (p *Parser) appendValues(values []byte, packed bool) (Result, error) {
 		}
 		if n++; n > p.maxVals {
 			p.samples = p.samples[:0]
-			return Result{}, ErrTooManyValues
+			return nil, ErrTooManyValues
 		}
 		v, delta, err := p.number(p.samples[0].Type, b)
 		if err != nil {
@@ -461,11 +462,11 @@ func (p *Parser) appendValues(values []byte, packed bool) (Result, error) {
 	if made == 0 {
 		p.samples = p.samples[:0]
 		if n == 0 {
-			return Result{}, ErrNoValue
+			return nil, ErrNoValue
 		}
-		return Result{}, first
+		return nil, first
 	}
-	return Result{Samples: p.result()}, first
+	return p.result(), first
 }
 
 // number parses one value of a sample of type t.
