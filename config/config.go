@@ -20,6 +20,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"github.com/statsd-agent/statsd-agent/aggregate"
 	"github.com/statsd-agent/statsd-agent/anomaly"
+	"github.com/statsd-agent/statsd-agent/duration"
 	"github.com/statsd-agent/statsd-agent/flush/monitis"
 	"github.com/statsd-agent/statsd-agent/flush/netuitive"
 	"github.com/statsd-agent/statsd-agent/flush/otlp"
@@ -133,27 +134,9 @@ type Parser struct {
 	NoSanitize bool `toml:"no_sanitize"`
 }
 
-// Duration is a time.Duration written as a string such as "10s" or "5m".
-type Duration time.Duration
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText formats the duration.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// String formats the duration.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// Set parses a flag value.
-func (d *Duration) Set(s string) error { return d.UnmarshalText([]byte(s)) }
+// Duration is a time.Duration written as a string ("10s", "2m") in TOML
+// and on flags (package duration).
+type Duration = duration.Duration
 
 // Default returns the configuration a missing file stands for.
 func Default() File {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/statsd-agent/statsd-agent/duration"
 	"github.com/statsd-agent/statsd-agent/flush/expohist"
 	"github.com/statsd-agent/statsd-agent/secret"
 )
@@ -119,23 +120,9 @@ type Secret = secret.String
 // NewSecret returns a Secret holding s.
 func NewSecret(s string) Secret { return secret.New(s) }
 
-// Duration is a time.Duration written as a string ("10s", "2m") in TOML.
-type Duration time.Duration
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText formats the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) {
-	return []byte(time.Duration(d).String()), nil
-}
+// Duration is a time.Duration written as a string ("10s", "2m") in TOML
+// and on flags (package duration).
+type Duration = duration.Duration
 
 type resolved struct {
 	Config

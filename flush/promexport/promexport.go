@@ -36,6 +36,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/statsd-agent/statsd-agent/aggregate"
+	"github.com/statsd-agent/statsd-agent/duration"
 	"github.com/statsd-agent/statsd-agent/flush/expohist"
 	"github.com/statsd-agent/statsd-agent/flush/promseries"
 )
@@ -68,23 +69,9 @@ type Config struct {
 	IdleTimeout Duration `toml:"idle_timeout"`
 }
 
-// Duration is a time.Duration written as a string ("10s", "2m") in TOML.
-type Duration time.Duration
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText formats the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) {
-	return []byte(time.Duration(d).String()), nil
-}
+// Duration is a time.Duration written as a string ("10s", "2m") in TOML
+// and on flags (package duration).
+type Duration = duration.Duration
 
 // RegisterFlags registers the settings as -promexport-* flags.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
